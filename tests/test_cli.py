@@ -1,0 +1,100 @@
+"""The command lines end to end with the tiny preset: train, resume, translate, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from tests.helpers import write_image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(module, *args, check=True):
+  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
+  if check and proc.returncode:
+    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+  return proc
+
+
+def latest_step(workdir):
+  state = open(os.path.join(workdir, "checkpoints", "checkpoint")).read()
+  return int(state.split('"')[1].rsplit("-", 1)[1])
+
+
+def test_train_resume_and_translate(tmp_path):
+  workdir = str(tmp_path / "wd")
+  run("trainers.train", f"--workdir={workdir}", "--preset=tiny", "--epochs=1",
+      "--attention_epochs=1", "--decay_epoch=1")
+  assert latest_step(workdir) == 3
+  saved = json.load(open(os.path.join(workdir, "config.json")))
+  assert saved["model"]["ngf"] == 8 and saved["train"]["epochs"] == 1
+  assert "--ngf=8" in open(os.path.join(workdir, "flags.txt")).read().split()
+
+  # Resume with no flags but more epochs: the saved config is used, the run continues.
+  run("trainers.train", f"--workdir={workdir}", "--epochs=2")
+  assert latest_step(workdir) == 6
+  assert json.load(open(os.path.join(workdir, "config.json")))["train"]["epochs"] == 2
+  # The flags file reproduces the run's config.
+  run("trainers.train", f"--flagfile={workdir}/flags.txt", f"--workdir={workdir}")
+  assert latest_step(workdir) == 6
+
+  images = tmp_path / "in"
+  write_image(str(images / "wide.png"), size=(21, 50))
+  write_image(str(images / "sub" / "gray.jpg"), size=(64, 64), mode="L")
+  out = tmp_path / "out"
+  run("trainers.translate", f"--workdir={workdir}", f"--input={images}", f"--output={out}",
+      "--direction=b2a")
+  translated = Image.open(out / "wide_translated.png")
+  mask = Image.open(out / "wide_mask.png")
+  assert translated.size == mask.size == (50, 21)  # The input's own resolution.
+  assert translated.mode == "RGB" and mask.mode == "L"
+  assert (out / "sub" / "gray_translated.png").exists()
+  page = (out / "index.html").read_text()
+  assert page.count("<tr>") == 3 and "sub/gray_mask.png" in page
+  m = np.asarray(mask)
+  assert 0 < m.mean() < 255
+
+
+def test_architecture_flags_that_disagree_with_the_workdir_fail(trained_workdir):
+  proc = run("trainers.train", f"--workdir={trained_workdir}", "--ngf=16", check=False)
+  assert proc.returncode != 0
+  assert "ngf: workdir has 8, flags give 16" in proc.stderr
+
+
+def test_missing_dataset_folders_fail_before_training(tmp_path):
+  root = tmp_path / "data"
+  (root / "trainA").mkdir(parents=True)
+  write_image(str(root / "trainA" / "x.png"))
+  proc = run("trainers.train", f"--workdir={tmp_path / 'wd'}", "--preset=tiny",
+             f"--dataset={root}", check=False)
+  assert proc.returncode != 0
+  assert f"Image folder not found: {root / 'trainB'}" in proc.stderr
+  assert not os.path.exists(tmp_path / "wd" / "checkpoints")
+
+
+def test_empty_domain_folder_fails(tmp_path):
+  root = tmp_path / "data"
+  for d in ("trainA", "trainB"):
+    (root / d).mkdir(parents=True)
+  write_image(str(root / "trainA" / "x.png"))
+  proc = run("trainers.train", f"--workdir={tmp_path / 'wd'}", "--preset=tiny",
+             f"--dataset={root}", check=False)
+  assert proc.returncode != 0 and "No readable image in" in proc.stderr
+
+
+def test_translate_errors(tmp_path, trained_workdir):
+  bad = tmp_path / "bad.png"
+  bad.write_bytes(b"not an image")
+  proc = run("trainers.translate", f"--workdir={trained_workdir}", f"--input={bad}",
+             f"--output={tmp_path / 'o'}", check=False)
+  assert proc.returncode != 0 and f"Cannot decode image {bad}" in proc.stderr
+  proc = run("trainers.translate", f"--workdir={tmp_path}", f"--input={bad}",
+             f"--output={tmp_path / 'o'}", check=False)
+  assert proc.returncode != 0 and "not a uagit_tf workdir" in proc.stderr

@@ -1,0 +1,148 @@
+"""Data: the built-in synthetic set, image folders, and the training order."""
+
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from tests.conftest import tiny
+from tests.helpers import make_folder_dataset, write_image
+from uagit_tf.data import folders, pipeline, synthetic
+
+
+def test_synthetic_is_deterministic_and_seed_dependent():
+  a1, m1 = synthetic.example(0, "train", "a", 5, 32)
+  a2, m2 = synthetic.example(0, "train", "a", 5, 32)
+  a3, _ = synthetic.example(1, "train", "a", 5, 32)
+  np.testing.assert_array_equal(a1.numpy(), a2.numpy())
+  np.testing.assert_array_equal(m1.numpy(), m2.numpy())
+  assert not np.allclose(a1.numpy(), a3.numpy())
+
+
+def test_synthetic_domains_differ_in_object_and_background():
+  images, masks = {}, {}
+  for d in "ab":
+    images[d], masks[d] = (t.numpy() for t in synthetic.batch(0, "test", d, range(16), 64))
+  for d in "ab":
+    frac = masks[d].mean(axis=(1, 2, 3))
+    assert np.all(frac > 0.03) and np.all(frac < 0.5), frac  # An object, not the image.
+    assert images[d].min() >= -1 and images[d].max() <= 1
+  bg = {d: images[d][masks[d][..., 0] == 0].mean(axis=0) for d in "ab"}
+  fg_std = {d: images[d][masks[d][..., 0] == 1].std() for d in "ab"}
+  assert bg["a"][1] > bg["a"][0] and bg["b"][0] > bg["b"][2] + 0.3  # Green vs tan.
+  assert np.abs(bg["a"] - bg["b"]).max() > 0.5
+  assert fg_std["b"] > 2 * fg_std["a"]  # Stripes vs a plain coat.
+
+
+def test_folder_dataset_decodes_odd_images_and_skips_unreadable(tmp_path):
+  d = tmp_path / "trainA"
+  write_image(str(d / "rgb.png"))
+  write_image(str(d / "gray.jpg"), mode="L")
+  write_image(str(d / "rgba.png"), mode="RGBA")
+  write_image(str(d / "deep.png"), bits=16)
+  write_image(str(d / "nested" / "UPPER.PNG"))
+  Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(str(d / "first.gif"))
+  (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+  (d / "notes.txt").write_text("ignored")
+  paths = folders.readable_images(str(d))
+  names = sorted(os.path.relpath(p, d) for p in paths)
+  assert names == ["deep.png", "first.gif", "gray.jpg", "nested/UPPER.PNG", "rgb.png", "rgba.png"]
+  for p in paths:
+    image = folders.read_image(p).numpy()
+    assert image.shape[-1] == 3 and 0 <= image.min() and image.max() <= 1
+  deep = folders.read_image(str(d / "deep.png")).numpy()
+  assert deep.max() > 0.9  # 16-bit scaled to [0, 1], not clipped to 1/255 steps.
+  assert len(np.unique(deep)) > 256
+
+
+def test_missing_and_empty_folders_are_clear_errors(tmp_path):
+  with pytest.raises(ValueError, match="Image folder not found: .*trainA"):
+    folders.FolderDomain(str(tmp_path), "train", "a")
+  (tmp_path / "trainA").mkdir()
+  (tmp_path / "trainA" / "bad.jpg").write_bytes(b"garbage")
+  with pytest.raises(ValueError, match="No readable image in .*trainA.*1 could not be decoded"):
+    folders.FolderDomain(str(tmp_path), "train", "a")
+
+
+def test_train_b_missing_names_the_path(tmp_path):
+  make_folder_dataset(tmp_path, n=2, splits=("train",))
+  import shutil
+  shutil.rmtree(tmp_path / "trainB")
+  cfg = tiny(dataset=str(tmp_path))
+  with pytest.raises(ValueError, match="trainB"):
+    pipeline.sources(cfg.train, "train")
+
+
+def test_unknown_dataset_is_a_clear_error():
+  with pytest.raises(ValueError, match="neither 'synthetic' nor an existing folder"):
+    pipeline.sources(tiny(dataset="/no/such/place").train, "train")
+
+
+def test_folder_training_batches_have_the_crop_size_and_range(tmp_path):
+  cfg = tiny(dataset=make_folder_dataset(tmp_path, n=3)).train
+  src = pipeline.sources(cfg, "train")
+  a, b = next(iter(pipeline.train_epoch(src, cfg, epoch=0, steps_per_epoch=2)))
+  assert a.shape == b.shape == (1, 32, 32, 3)
+  assert -1 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1
+
+
+def _epoch(cfg, src, epoch, start, stop=None):
+  return [(a.numpy(), b.numpy())
+          for a, b in pipeline.train_epoch(src, cfg, epoch, 6, start, stop)]
+
+
+def test_training_order_is_deterministic_resumable_and_reshuffled_each_epoch():
+  cfg = tiny(synthetic_train_size=5).train
+  src = pipeline.sources(cfg, "train")
+  full = _epoch(cfg, src, 0, 0)
+  again = _epoch(cfg, src, 0, 0)
+  resumed = _epoch(cfg, src, 0, 4)
+  stopped = _epoch(cfg, src, 0, 1, 3)  # A run that stops mid-epoch sees the same batches.
+  assert len(full) == 6 and len(resumed) == 2 and len(stopped) == 2
+  for (a1, _), (a2, _) in zip(full[1:3], stopped):
+    np.testing.assert_array_equal(a1, a2)
+  for (a1, b1), (a2, b2) in zip(full, again):
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+  for (a1, b1), (a2, b2) in zip(full[4:], resumed):
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+  next_epoch = _epoch(cfg, src, 1, 0)
+  assert not np.allclose(full[0][0], next_epoch[0][0])
+
+
+def test_unaligned_sampling_draws_a_and_b_independently():
+  a = pipeline._epoch_indices(0, 0, 0, 50, 50)
+  b = pipeline._epoch_indices(0, 0, 1, 50, 50)
+  assert sorted(a) == list(range(50)) and sorted(b) == list(range(50))
+  assert not np.array_equal(a, b)
+
+
+def test_steps_per_epoch_defaults_to_the_larger_domain(tmp_path):
+  root = make_folder_dataset(tmp_path, n=2, splits=("train",))
+  write_image(os.path.join(root, "trainB", "extra.png"))
+  cfg = tiny(dataset=root, steps_per_epoch=0).train
+  assert pipeline.steps_per_epoch(cfg, pipeline.sources(cfg, "train")) == 3
+
+
+def test_test_batches_resize_only():
+  cfg = tiny().train
+  src = pipeline.sources(cfg, "test")["a"]
+  images, masks = next(iter(pipeline.test_batches(src, 32, 4, with_masks=True)))
+  expected = synthetic.example(cfg.seed, "test", "a", 0, 32)[0]
+  np.testing.assert_allclose(images[0].numpy(), expected.numpy(), atol=1e-6)
+  assert masks.shape == (4, 32, 32, 1)
+
+
+def test_synthetic_folders_read_back_as_a_folder_dataset_with_masks(tmp_path):
+  from uagit_tf.data import synthetic as syn
+  counts = syn.write_folders(str(tmp_path), seed=3, size=32, train_size=2, test_size=3)
+  assert counts == {"trainA": 2, "trainB": 2, "testA": 3, "testB": 3}
+  cfg = tiny(dataset=str(tmp_path), seed=3).train
+  test = pipeline.sources(cfg, "test")
+  images, masks = next(iter(pipeline.test_batches(test["b"], 32, 3, with_masks=True)))
+  want_images, want_masks = syn.batch(3, "test", "b", range(3), 32)
+  np.testing.assert_allclose(images.numpy(), want_images.numpy(), atol=1.5 / 127.5)
+  np.testing.assert_array_equal(masks.numpy(), want_masks.numpy())

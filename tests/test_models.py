@@ -1,0 +1,118 @@
+"""Networks: output shapes, parameter counts at the paper's settings, config round trips."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from uagit_tf import config
+from uagit_tf.models import build_networks
+from uagit_tf.models.attention import AttentionNet
+from uagit_tf.models.discriminator import PatchDiscriminator
+from uagit_tf.models.generator import ResnetGenerator
+
+
+def conv_params(k, cin, cout):
+  return k * k * cin * cout + cout
+
+
+def norm_params(c):
+  return 2 * c  # Instance norm: per-channel gamma and beta.
+
+
+def expected_generator_params(ngf, blocks):
+  n = conv_params(7, 3, ngf) + norm_params(ngf)
+  n += conv_params(3, ngf, 2 * ngf) + norm_params(2 * ngf)
+  n += conv_params(3, 2 * ngf, 4 * ngf) + norm_params(4 * ngf)
+  n += blocks * 2 * (conv_params(3, 4 * ngf, 4 * ngf) + norm_params(4 * ngf))
+  n += conv_params(3, 4 * ngf, 2 * ngf) + norm_params(2 * ngf)  # Transposed convs.
+  n += conv_params(3, 2 * ngf, ngf) + norm_params(ngf)
+  return n + conv_params(7, ngf, 3)
+
+
+def expected_attention_params(w, k):
+  n = conv_params(7, 3, w) + norm_params(w)
+  n += conv_params(3, w, 2 * w) + norm_params(2 * w)
+  n += 2 * (conv_params(3, 2 * w, 2 * w) + norm_params(2 * w))
+  n += conv_params(k, 2 * w, 2 * w) + norm_params(2 * w)
+  n += conv_params(k, 2 * w, w) + norm_params(w)
+  return n + conv_params(7, w, 1)
+
+
+def expected_discriminator_params(ndf):
+  widths = [3, ndf, 2 * ndf, 4 * ndf, 8 * ndf]
+  n = sum(conv_params(4, a, b) + norm_params(b) for a, b in zip(widths, widths[1:]))
+  return n + conv_params(4, 8 * ndf, 1)
+
+
+@pytest.fixture(scope="module")
+def paper_nets():
+  return build_networks(config.ModelConfig(), image_size=64)
+
+
+def test_parameter_counts_at_paper_settings(paper_nets):
+  assert paper_nets.gen["a"].count_params() == expected_generator_params(32, 9) == 2_855_811
+  assert paper_nets.att["a"].count_params() == expected_attention_params(32, 3)
+  assert paper_nets.disc["a"].count_params() == expected_discriminator_params(64) == 2_766_657
+
+
+def test_output_shapes_at_paper_settings(paper_nets):
+  x = tf.random.uniform([2, 256, 256, 3], -1, 1)
+  y = paper_nets.gen["a"](x)
+  m = paper_nets.att["a"](x)
+  d = paper_nets.disc["b"](x)
+  assert y.shape == (2, 256, 256, 3)
+  assert m.shape == (2, 256, 256, 1)
+  assert d.shape == (2, 32, 32, 1)  # 70x70 patches, three stride-2 convs.
+  assert -1 <= float(tf.reduce_min(y)) and float(tf.reduce_max(y)) <= 1
+  assert 0 <= float(tf.reduce_min(m)) and float(tf.reduce_max(m)) <= 1
+
+
+def test_attention_decoder_kernel_one_is_the_authors_variant():
+  net = AttentionNet(8, decoder_kernel=1)
+  net(tf.zeros([1, 16, 16, 3]))
+  assert net.count_params() == expected_attention_params(8, 1)
+
+
+def test_init_is_normal_0_02_with_zero_bias():
+  gen = ResnetGenerator(32, 9)
+  gen(tf.zeros([1, 16, 16, 3]))
+  kernels = [w for w in gen.weights if "kernel" in w.path]
+  biases = [w for w in gen.weights if "bias" in w.path]
+  values = np.concatenate([k.numpy().ravel() for k in kernels])
+  assert abs(values.std() - 0.02) < 0.001 and abs(values.mean()) < 0.001
+  assert all(np.all(b.numpy() == 0) for b in biases)
+
+
+@pytest.mark.parametrize("cls,kwargs", [(ResnetGenerator, {"ngf": 8, "n_res_blocks": 2}),
+                                        (AttentionNet, {"width": 8, "decoder_kernel": 1}),
+                                        (PatchDiscriminator, {"ndf": 8})])
+def test_get_config_rebuilds_the_same_architecture(cls, kwargs):
+  net = cls(**kwargs)
+  net(tf.zeros([1, 16, 16, 3]))
+  clone = cls.from_config(net.get_config())
+  clone(tf.zeros([1, 16, 16, 3]))
+  assert clone.count_params() == net.count_params()
+  for k, v in kwargs.items():
+    assert clone.get_config()[k] == v
+
+
+def test_discriminator_without_norm_differs_and_keeps_shape():
+  disc = PatchDiscriminator(8)
+  x = tf.random.uniform([1, 32, 32, 3], -1, 1)
+  with_norm, without = disc(x), disc(x, use_norm=False)
+  assert with_norm.shape == without.shape == (1, 4, 4, 1)
+  assert not np.allclose(with_norm.numpy(), without.numpy())
+
+
+def test_instance_norm_normalises_each_channel_of_each_image():
+  from uagit_tf.models.layers import instance_norm
+  x = tf.random.normal([2, 8, 8, 4]) * 5 + 3
+  y = instance_norm()(x).numpy()
+  np.testing.assert_allclose(y.mean(axis=(1, 2)), 0, atol=1e-5)
+  np.testing.assert_allclose(y.std(axis=(1, 2)), 1, atol=1e-3)
+
+
+def test_plain_cyclegan_has_no_attention_nets():
+  nets = build_networks(config.ModelConfig(ngf=4, ndf=4, n_res_blocks=1, attention=False), 16)
+  assert nets.att == {}
+  assert sorted(nets.trackable()) == ["disc_a", "disc_b", "gen_a2b", "gen_b2a"]

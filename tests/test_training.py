@@ -1,0 +1,158 @@
+"""The training loop: both stages, the frozen attention, exact resume, failures."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import tiny
+from uagit_tf import config
+from uagit_tf import training
+from uagit_tf.data import pipeline
+
+
+def weights(nets):
+  """network/index -> value (layer names carry global counters, so keys use positions)."""
+  return {f"{name}/{i}": w.numpy() for name, net in nets.trackable().items()
+          for i, w in enumerate(net.weights)}
+
+
+def batches(trainer, n=2):
+  return list(pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, n))
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory):
+  return training.Trainer(tiny(), str(tmp_path_factory.mktemp("wd")))
+
+
+def test_two_steps_of_each_stage_update_the_right_networks(trainer):
+  data = batches(trainer)
+  before = weights(trainer.nets)
+  for a, b in data:
+    losses = trainer.train_step(a, b, stage=1)
+  after1 = weights(trainer.nets)
+  assert all(np.isfinite(float(v)) for v in losses.values())
+  assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
+          "mask_mean_a", "mask_above_tau_b"} <= set(losses)
+  changed = {k.split("/")[0] for k in before if not np.array_equal(before[k], after1[k])}
+  assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
+
+  for a, b in data:
+    trainer.train_step(a, b, stage=2)
+  after2 = weights(trainer.nets)
+  for k in after1:
+    if k.startswith("att_"):  # Stage 2: every attention weight bit-identical.
+      np.testing.assert_array_equal(after1[k], after2[k], err_msg=k)
+  moved = {k.split("/")[0] for k in after1 if not np.array_equal(after1[k], after2[k])}
+  assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
+  assert int(trainer.step) == 4
+
+
+def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau(trainer):
+  a, b = batches(trainer, 1)[0]
+  # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
+  tau = float(np.median(trainer.nets.att["a"](a).numpy()))
+  trainer.cfg = config.override(trainer.cfg, {"mask_threshold": tau})
+  out = trainer.direction(a, "a", stage=2, use_norm=False)
+  below = out["mask"].numpy()[..., 0] <= tau
+  fake = out["disc_fake"].numpy()
+  assert below.any() and (~below).any()  # The check is not vacuous.
+  assert np.all(fake[below] == 0)
+  assert np.any(fake[~below] != 0)
+  real_mask = trainer.nets.att["b"](b)
+  real_in = trainer.disc_input(b, real_mask, stage=2).numpy()
+  assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
+  np.testing.assert_array_equal(trainer.disc_input(b, real_mask, stage=1).numpy(), b.numpy())
+  # Stage 1: the whole composite goes to the discriminator.
+  out1 = trainer.direction(a, "a", stage=1, use_norm=True)
+  np.testing.assert_array_equal(out1["disc_fake"].numpy(), out1["translated"].numpy())
+
+
+def test_learning_rate_is_constant_then_decays_linearly_to_zero():
+  cfg = tiny(lr=1e-4, epochs=100, decay_epoch=50, attention_epochs=30).train
+  assert training.learning_rate(cfg, 0) == training.learning_rate(cfg, 49) == 1e-4
+  assert np.isclose(training.learning_rate(cfg, 75), 0.5e-4)
+  assert training.learning_rate(cfg, 100) == 0.0
+
+
+def test_stage_switch_and_plain_cyclegan():
+  cfg = tiny(epochs=10, attention_epochs=3, decay_epoch=5)
+  assert [training.stage_of(cfg, e) for e in (0, 2, 3, 9)] == [1, 1, 2, 2]
+  plain = tiny(epochs=10, attention_epochs=3, decay_epoch=5, attention=False)
+  assert training.stage_of(plain, 9) == 1
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
+  # 2 epochs x 3 steps, stage 2 from step 3. The interrupted run stops at step 4
+  # (a mid-epoch checkpoint, after the epoch end and the stage switch) and resumes.
+  cfg = tiny()
+  straight = training.Trainer(cfg, str(tmp_path / "straight"))
+  straight.fit(progress=False)
+  expected = weights(straight.nets)
+
+  first = training.Trainer(cfg, str(tmp_path / "resumed"))
+  first.fit(max_steps=4, progress=False)
+  assert first.manager.latest_checkpoint.endswith("ckpt-4")
+  first.train_step(*batches(first, 1)[0], stage=2)  # Trained, never saved: "killed".
+  assert int(first.step) == 5
+  del first
+  second = training.Trainer(cfg, str(tmp_path / "resumed"))
+  assert int(second.step) == 4
+  second.fit(progress=False)
+  assert int(second.step) == int(straight.step) == 6
+  got = weights(second.nets)
+  assert got.keys() == expected.keys()
+  for k in expected:
+    np.testing.assert_allclose(got[k], expected[k], rtol=1e-6, atol=1e-7, err_msg=k)
+  for d in "ab":  # The image pools came back too.
+    np.testing.assert_array_equal(second.pools[d].images.numpy(),
+                                  straight.pools[d].images.numpy())
+  for name, opt in straight.optimizers.items():
+    assert int(second.optimizers[name].iterations) == int(opt.iterations), name
+
+
+def test_more_epochs_continue_a_finished_run(trained_workdir):
+  cfg = config.override(config.load(trained_workdir), {"epochs": 3})
+  training.prepare_workdir(cfg, trained_workdir)
+  trainer = training.Trainer(cfg, trained_workdir)
+  assert int(trainer.step) == 6
+  trainer.fit(progress=False)
+  assert int(trainer.step) == 9
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
+  trainer = training.Trainer(tiny(), str(tmp_path))
+  trainer.fit(max_steps=2, progress=False)
+  saved = trainer.manager.latest_checkpoint
+  assert saved.endswith("ckpt-2")
+  w = trainer.nets.gen["a"].weights[0]
+  w.assign(tf.fill(w.shape, np.nan))
+  with pytest.raises(training.NonFiniteLossError, match="Non-finite loss at step 3: .*adv_a2b"):
+    trainer.fit(progress=False)
+  assert trainer.manager.latest_checkpoint == saved
+  fresh = training.Trainer(tiny(), str(tmp_path))
+  assert int(fresh.step) == 2
+  assert np.isfinite(fresh.nets.gen["a"].weights[0].numpy()).all()
+
+
+def test_unwritable_workdir_fails_at_start(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  with pytest.raises(ValueError, match="Cannot write to --workdir"):
+    training.Trainer(tiny(), str(blocker / "sub"))
+
+
+def test_tensorboard_gets_losses_lr_stage_masks_and_images(trained_workdir):
+  from tensorboard.backend.event_processing import event_accumulator
+  acc = event_accumulator.EventAccumulator(trained_workdir + "/logs",
+                                           size_guidance={"tensors": 0})
+  acc.Reload()
+  tags = set(acc.Tags()["tensors"])
+  assert {"loss/gen_total", "loss/disc_a", "loss/cyc_b", "train/lr", "train/stage",
+          "masks/mask_mean_a", "masks/mask_above_tau_b", "translation/a2b",
+          "translation/b2a"} <= tags
+  stages = [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("train/stage")]
+  assert stages[0] == 1 and stages[-1] == 2
+  grid = acc.Tensors("translation/a2b")[-1].tensor_proto
+  h, w = (int(x) for x in tf.make_ndarray(grid)[:2])
+  assert (h, w) == (4 * 32, 4 * 32)  # 4 images x (input | mask | translated | recon).

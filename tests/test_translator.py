@@ -1,0 +1,57 @@
+"""Inference at any resolution: mirror padding, cropping, restoring from a workdir."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from uagit_tf import method
+from uagit_tf import translator as translator_lib
+from uagit_tf.translator import Translator
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (3, 7), (8, 8), (21, 50), (64, 36)])
+def test_pad_gives_network_sizes_and_crop_restores_the_image(h, w):
+  images = tf.random.uniform([2, h, w, 3])
+  padded, box = translator_lib.pad(images)
+  ph, pw = padded.shape[1:3]
+  assert ph % 4 == 0 and pw % 4 == 0 and ph >= 8 and pw >= 8
+  assert ph - h < 8 or h < 8  # No more padding than needed.
+  np.testing.assert_array_equal(translator_lib.crop(padded, box).numpy(), images.numpy())
+
+
+def test_padding_mirrors_the_image():
+  row = tf.constant([[1.0, 2.0, 3.0]])[None, :, :, None]  # [1, 1, 3, 1]
+  padded, _ = translator_lib.pad(tf.tile(row, [1, 1, 1, 3]))
+  assert padded.shape[1:3] == (8, 8)
+  # left=2, 3 values, right=3: symmetric mirroring 2 1 | 1 2 3 | 3 2 1
+  np.testing.assert_array_equal(padded[0, 0, :, 0].numpy(), [2, 1, 1, 2, 3, 3, 2, 1])
+
+
+def test_translator_matches_the_method_on_network_sizes_and_keeps_odd_sizes(trained_workdir):
+  tr = Translator.from_workdir(trained_workdir, "a2b")
+  images = tf.random.uniform([2, 32, 32, 3], -1, 1)
+  direct = method.translate(images, tr.gen, tr.att)
+  out = tr(images)
+  for k in ("mask", "translated", "generated"):
+    np.testing.assert_allclose(out[k].numpy(), direct[k].numpy(), atol=1e-6)
+  odd = tr(tf.random.uniform([1, 13, 29, 3], -1, 1))
+  assert odd["translated"].shape == (1, 13, 29, 3) and odd["mask"].shape == (1, 13, 29, 1)
+
+
+def test_restored_weights_are_the_trained_ones(trained_workdir):
+  from uagit_tf import config
+  from uagit_tf.models import build_networks
+  cfg, nets = translator_lib.restore_networks(trained_workdir)
+  fresh = build_networks(cfg.model, 32, discriminators=False)
+  assert not np.allclose(nets.gen["a"].weights[0].numpy(), fresh.gen["a"].weights[0].numpy())
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path, trained_workdir):
+  from uagit_tf import config
+  config.save(config.load(trained_workdir), str(tmp_path))
+  with pytest.raises(FileNotFoundError, match="No checkpoint in"):
+    Translator.from_workdir(str(tmp_path), "a2b")
+  with pytest.raises(FileNotFoundError, match="not found"):
+    Translator.from_workdir(trained_workdir, "a2b", checkpoint=str(tmp_path / "ckpt-9"))
+  with pytest.raises(ValueError, match="direction"):
+    Translator.from_workdir(trained_workdir, "a2c")

@@ -1,0 +1,121 @@
+"""Image folders in the CycleGAN layout: root/trainA, trainB, testA, testB.
+
+Files are found recursively (upper-case extensions too) and checked once at start by
+decoding them: unreadable or truncated files are skipped with a warning that counts them
+and names the first few, so a bad file never crashes training mid-epoch. Grayscale and
+RGBA images become RGB, 16-bit PNGs are scaled to the same [0, 1] range as 8-bit ones,
+GIFs give their first frame. EXIF orientation is NOT applied (images are used as stored).
+Optional ground-truth masks for evaluation live in root/masks/testA (same file names).
+"""
+
+import os
+import re
+
+from absl import logging
+import tensorflow as tf
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+
+
+def list_images(directory: str) -> list[str]:
+  """All image files below `directory`, sorted, by extension (case-insensitive)."""
+  found = []
+  for root, dirs, files in os.walk(directory):
+    dirs.sort()
+    found.extend(os.path.join(root, f) for f in sorted(files)
+                 if f.lower().endswith(IMAGE_EXTENSIONS))
+  return found
+
+
+def decode(contents: tf.Tensor) -> tf.Tensor:
+  """Encoded bytes -> float32 [H, W, 3] in [0, 1]; works in graphs (tf.data, exports)."""
+  image = tf.io.decode_image(contents, channels=3, dtype=tf.float32, expand_animations=False)
+  image.set_shape([None, None, 3])
+  return image
+
+
+def read_image(path: str) -> tf.Tensor:
+  """Reads one image file eagerly: float32 [H, W, 3] in [0, 1].
+
+  Raises:
+    ValueError: the file is missing, empty, or not a decodable image; the message names it.
+  """
+  if not os.path.isfile(path):
+    raise ValueError(f"Image file not found: {path}")
+  try:
+    image = decode(tf.io.read_file(path))
+  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+    raise ValueError(f"Cannot decode image {path}: {_reason(e)}") from None
+  if image.shape[0] == 0 or image.shape[1] == 0:
+    raise ValueError(f"Image {path} is empty ({image.shape[0]}x{image.shape[1]})")
+  return image
+
+
+def _reason(error: tf.errors.OpError) -> str:
+  """TF's error text without its op-location decorations."""
+  text = re.sub(r"\{\{.*?\}\}|\[Op:\w+\].*", "", error.message.splitlines()[0])
+  return text.strip() or type(error).__name__
+
+
+def readable_images(directory: str) -> list[str]:
+  """The decodable images below `directory`; logs the ones skipped.
+
+  Raises:
+    ValueError: `directory` is missing, or holds no readable image.
+  """
+  if not os.path.isdir(directory):
+    raise ValueError(f"Image folder not found: {directory}")
+  paths = list_images(directory)
+  good, bad = [], []
+  for path in paths:
+    try:
+      read_image(path)
+      good.append(path)
+    except ValueError:
+      bad.append(path)
+  if bad:
+    logging.warning("Skipped %d unreadable image(s) in %s, e.g. %s", len(bad), directory,
+                    ", ".join(os.path.basename(p) for p in bad[:5]))
+  if not good:
+    raise ValueError(
+        f"No readable image in {directory} (found {len(paths)} file(s) with extensions "
+        f"{', '.join(IMAGE_EXTENSIONS)}; {len(bad)} could not be decoded).")
+  return good
+
+
+def resize(image: tf.Tensor, size: int) -> tf.Tensor:
+  """[H, W, 3] in [0, 1] -> [size, size, 3] in [-1, 1] (antialiased bilinear)."""
+  image = tf.image.resize(image, [size, size], method="bilinear", antialias=True)
+  return tf.clip_by_value(image, 0.0, 1.0) * 2.0 - 1.0
+
+
+class FolderDomain:
+  """One domain of one split: root/{split}{A|B}, optionally with root/masks/{split}{A|B}."""
+
+  def __init__(self, root: str, split: str, domain: str):
+    self.directory = os.path.join(root, f"{split}{domain.upper()}")
+    self.paths = readable_images(self.directory)
+    self.size = len(self.paths)
+    mask_dir = os.path.join(root, "masks", f"{split}{domain.upper()}")
+    self.mask_paths = None
+    if os.path.isdir(mask_dir):
+      rel = [os.path.relpath(p, self.directory) for p in self.paths]
+      masks = [os.path.join(mask_dir, r) for r in rel]
+      missing = [m for m in masks if not os.path.isfile(m)]
+      if missing:
+        raise ValueError(f"{len(missing)} image(s) of {self.directory} have no mask in "
+                         f"{mask_dir}, e.g. {missing[0]}")
+      self.mask_paths = masks
+    self._paths = tf.constant(self.paths)
+
+  def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
+    """Image `index` as [size, size, 3] in [-1, 1]."""
+    return resize(decode(tf.io.read_file(tf.gather(self._paths, index))), size)
+
+  def load_mask(self, index: tf.Tensor, size: int) -> tf.Tensor:
+    """Ground-truth mask `index` as [size, size, 1] in {0, 1} (> 0.5 of its grey level)."""
+    if self.mask_paths is None:
+      raise ValueError(f"No ground-truth masks for {self.directory}")
+    mask = decode(tf.io.read_file(tf.gather(tf.constant(self.mask_paths), index)))
+    mask = tf.image.resize(mask[..., :1], [size, size], method="nearest")
+    return tf.cast(mask > 0.5, tf.float32)

@@ -1,0 +1,121 @@
+"""Input pipelines: domain sources, unaligned training batches, test batches.
+
+Training order is a pure function of (seed, epoch, step): each epoch draws A and B
+indices independently (CycleGAN's unaligned sampling) from permutations seeded by
+(seed, epoch), and each sample's random crop and flip are seeded by its position. A
+resumed run rebuilds the epoch and starts at its step, so it sees exactly the batches an
+uninterrupted run would.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from uagit_tf.config import TrainConfig
+from uagit_tf.data import folders
+from uagit_tf.data import synthetic
+
+DOMAINS = ("a", "b")
+
+
+class SyntheticDomain:
+  """One domain of one split of the built-in set (see data/synthetic.py)."""
+
+  def __init__(self, seed: int, split: str, domain: str, size: int):
+    self.seed, self.split, self.domain, self.size = seed, split, domain, size
+
+  def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
+    return synthetic.example(self.seed, self.split, self.domain, index, size)[0]
+
+  def load_mask(self, index: tf.Tensor, size: int) -> tf.Tensor:
+    return synthetic.example(self.seed, self.split, self.domain, index, size)[1]
+
+
+def sources(cfg: TrainConfig, split: str) -> dict:
+  """Domain name -> source for `split` ('train' or 'test') of `cfg.dataset`.
+
+  Raises:
+    ValueError: the data set is unknown, a domain folder is missing or has no image.
+  """
+  if cfg.dataset == "synthetic":
+    n = cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
+    return {d: SyntheticDomain(cfg.seed, split, d, n) for d in DOMAINS}
+  if os.path.isdir(cfg.dataset):
+    return {d: folders.FolderDomain(cfg.dataset, split, d) for d in DOMAINS}
+  raise ValueError(f"--dataset={cfg.dataset!r} is neither 'synthetic' nor an existing "
+                   "folder with trainA/ trainB/ testA/ testB/ inside.")
+
+
+def steps_per_epoch(cfg: TrainConfig, train_sources: dict) -> int:
+  """cfg.steps_per_epoch, or max(|A|, |B|) / batch_size when it is 0 (SPEC)."""
+  if cfg.steps_per_epoch:
+    return cfg.steps_per_epoch
+  return max(1, max(s.size for s in train_sources.values()) // cfg.batch_size)
+
+
+def _epoch_indices(seed: int, epoch: int, stream: int, n: int, count: int) -> np.ndarray:
+  """`count` indices in [0, n): consecutive permutations seeded by (seed, epoch, stream)."""
+  rng = np.random.default_rng([seed, epoch, stream])
+  reps = -(-count // n)
+  return np.concatenate([rng.permutation(n) for _ in range(reps)])[:count]
+
+
+def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
+  """Random crop to image_size and random horizontal flip, both seeded (stateless)."""
+  seeds = tf.random.experimental.stateless_split(seed, 2)
+  image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], seeds[0])
+  return tf.image.stateless_random_flip_left_right(image, seeds[1])
+
+
+def train_epoch(train_sources: dict, cfg: TrainConfig, epoch: int, steps_per_epoch: int,
+                start_step: int = 0, stop_step: int | None = None) -> tf.data.Dataset:
+  """Batches (a, b) of steps [start_step, stop_step) of one epoch, each [B, S, S, 3].
+
+  The batches depend only on (cfg.seed, epoch, step), never on where a run starts or
+  stops, so a resumed run sees exactly what an uninterrupted one would.
+
+  Args:
+    train_sources: domain -> source, from `sources(cfg, 'train')`.
+    cfg: batch_size, load_size, image_size and seed are used.
+    epoch: selects the epoch's permutations and augmentation seeds.
+    steps_per_epoch: the epoch's full length.
+    start_step: the first step of the epoch to yield (resume).
+    stop_step: one past the last step to yield; default the epoch's end.
+  """
+  count = steps_per_epoch * cfg.batch_size
+  start = start_step * cfg.batch_size
+  stop = count if stop_step is None else stop_step * cfg.batch_size
+  columns = []
+  for stream, d in enumerate(DOMAINS):
+    idx = _epoch_indices(cfg.seed, epoch, stream, train_sources[d].size, count)[start:stop]
+    columns.append(idx.astype(np.int64))
+  sample_ids = np.arange(start, stop, dtype=np.int64) + epoch * count
+  ds = tf.data.Dataset.from_tensor_slices((columns[0], columns[1], sample_ids))
+
+  def load(ia, ib, sid):
+    out = []
+    for stream, (d, i) in enumerate(zip(DOMAINS, (ia, ib))):
+      image = train_sources[d].load(i, cfg.load_size)
+      seed = tf.stack([tf.constant(cfg.seed * 2 + stream, tf.int64), sid])
+      out.append(_augment(image, seed, cfg.image_size))
+    return tuple(out)
+
+  ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def test_batches(source, image_size: int, batch_size: int = 8, with_masks: bool = False,
+                 limit: int | None = None) -> tf.data.Dataset:
+  """Test images of one domain, resized only (no random crop: SPEC), in order.
+
+  Yields images [B, S, S, 3] in [-1, 1], or (images, masks) with `with_masks`.
+  """
+  n = source.size if limit is None else min(limit, source.size)
+  ds = tf.data.Dataset.range(n)
+  if with_masks:
+    fn = lambda i: (source.load(i, image_size), source.load_mask(i, image_size))
+  else:
+    fn = lambda i: source.load(i, image_size)
+  ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

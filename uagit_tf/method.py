@@ -1,0 +1,54 @@
+"""The paper's equations: compositing, one direction's forward pass, and the losses.
+
+Everything here is written once for one direction (source -> target) and called for
+A -> B and B -> A. Equation numbers refer to arXiv 1806.02311.
+"""
+
+import tensorflow as tf
+
+
+def composite(mask: tf.Tensor, generated: tf.Tensor, source: tf.Tensor) -> tf.Tensor:
+  """s' = s_a * F(s) + (1 - s_a) * s (Eq. 1): foreground translated, background copied."""
+  return mask * generated + (1.0 - mask) * source
+
+
+def hard_mask(mask: tf.Tensor, threshold: float) -> tf.Tensor:
+  """1 where mask > threshold, else 0 (stage 2's discriminator input, Eq. 6)."""
+  return tf.cast(mask > threshold, mask.dtype)
+
+
+def full_mask(images: tf.Tensor) -> tf.Tensor:
+  """An all-ones mask: the plain CycleGAN baseline, and threshold 0 in stage 1."""
+  return tf.ones_like(images[..., :1])
+
+
+def translate(images: tf.Tensor, gen, att) -> dict[str, tf.Tensor]:
+  """One direction at inference or in training: mask, raw generator output, composite.
+
+  Args:
+    images: [B, H, W, 3] in [-1, 1], H and W multiples of 4.
+    gen: the generator of this direction.
+    att: the attention net of the source domain, or None (plain CycleGAN).
+  Returns:
+    mask [B, H, W, 1] in [0, 1], generated and translated [B, H, W, 3] in [-1, 1].
+  """
+  generated = gen(images)
+  mask = att(images) if att is not None else full_mask(images)
+  return {"mask": mask, "generated": generated,
+          "translated": composite(mask, generated, images)}
+
+
+def lsgan_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+  """mean((D(fake) - 1)^2): least-squares adversarial loss of the generator (Eq. 3)."""
+  return tf.reduce_mean(tf.square(fake_scores - 1.0))
+
+
+def lsgan_discriminator_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+  """0.5 * [mean((D(real) - 1)^2) + mean(D(fake)^2)] (Eq. 3, LSGAN as in authors' code)."""
+  return 0.5 * (tf.reduce_mean(tf.square(real_scores - 1.0)) +
+                tf.reduce_mean(tf.square(fake_scores)))
+
+
+def l1(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """Mean absolute error: the cycle-consistency loss (Eq. 4)."""
+  return tf.reduce_mean(tf.abs(x - y))

@@ -1,0 +1,41 @@
+"""Attention network A_A / A_B: a soft one-channel mask in [0, 1] (SPEC)."""
+
+import keras
+import tensorflow as tf
+
+from uagit_tf.models import layers
+
+
+@keras.saving.register_keras_serializable(package="uagit_tf")
+class AttentionNet(keras.Model):
+  """Encoder (7x7 s2, 3x3 s2), one residual block, nearest-upsampling decoder, sigmoid.
+
+  `decoder_kernel` is 3 here; the authors' helper made the decoder convs 1x1 in effect,
+  which `decoder_kernel=1` reproduces. Maps [B, H, W, 3] to [B, H, W, 1]; H and W must be
+  multiples of 4.
+  """
+
+  def __init__(self, width: int = 32, decoder_kernel: int = 3, **kwargs):
+    super().__init__(**kwargs)
+    self.width = width
+    self.decoder_kernel = decoder_kernel
+    k = decoder_kernel
+    self.body = [
+        layers.ReflectionPad2D(3), *layers.conv_norm_relu(width, 7, strides=2, padding="valid"),
+        *layers.conv_norm_relu(2 * width, 3, strides=2),
+        layers.ResidualBlock(2 * width),
+        keras.layers.UpSampling2D(2, interpolation="nearest"),
+        *layers.conv_norm_relu(2 * width, k),
+        keras.layers.UpSampling2D(2, interpolation="nearest"),
+        *layers.conv_norm_relu(width, k),
+        layers.ReflectionPad2D(3), layers.conv(1, 7),
+    ]
+
+  def call(self, x):
+    for layer in self.body:
+      x = layer(x)
+    return tf.sigmoid(x)
+
+  def get_config(self):
+    return {**super().get_config(), "width": self.width,
+            "decoder_kernel": self.decoder_kernel}

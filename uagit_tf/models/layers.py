@@ -1,0 +1,76 @@
+"""Building blocks shared by the networks: init, instance norm, reflect padding, res block."""
+
+import keras
+import tensorflow as tf
+
+
+def conv_init() -> keras.initializers.Initializer:
+  """All convolutions: weights N(0, 0.02), bias 0 (SPEC, authors' code)."""
+  return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def conv(filters: int, kernel: int, strides: int = 1, padding: str = "valid",
+         name: str | None = None) -> keras.layers.Conv2D:
+  return keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                             kernel_initializer=conv_init(), bias_initializer="zeros",
+                             name=name)
+
+
+def instance_norm(name: str | None = None) -> keras.layers.GroupNormalization:
+  """Exact instance norm: one group per channel, per-channel affine (SPEC)."""
+  return keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+
+
+@keras.saving.register_keras_serializable(package="uagit_tf")
+class ReflectionPad2D(keras.layers.Layer):
+  """Pads height and width by `pad` pixels on each side, mirroring without the edge."""
+
+  def __init__(self, pad: int, **kwargs):
+    super().__init__(**kwargs)
+    self.pad = pad
+
+  def call(self, x):
+    p = self.pad
+    return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+  def compute_output_shape(self, shape):
+    grow = lambda d: None if d is None else d + 2 * self.pad
+    return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
+
+  def get_config(self):
+    return {**super().get_config(), "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="uagit_tf")
+class ResidualBlock(keras.layers.Layer):
+  """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), reflect-padded (CycleGAN's block)."""
+
+  def __init__(self, filters: int, **kwargs):
+    super().__init__(**kwargs)
+    self.filters = filters
+    self.pad1 = ReflectionPad2D(1)
+    self.conv1 = conv(filters, 3)
+    self.norm1 = instance_norm()
+    self.pad2 = ReflectionPad2D(1)
+    self.conv2 = conv(filters, 3)
+    self.norm2 = instance_norm()
+
+  def call(self, x):
+    y = tf.nn.relu(self.norm1(self.conv1(self.pad1(x))))
+    y = self.norm2(self.conv2(self.pad2(y)))
+    return x + y
+
+  def get_config(self):
+    return {**super().get_config(), "filters": self.filters}
+
+
+def conv_norm_relu(filters: int, kernel: int, strides: int = 1, padding: str = "same",
+                   transpose: bool = False) -> list[keras.layers.Layer]:
+  """conv (or transposed conv) -> instance norm -> ReLU, as a list of layers."""
+  if transpose:
+    layer = keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding,
+                                         kernel_initializer=conv_init(),
+                                         bias_initializer="zeros")
+  else:
+    layer = conv(filters, kernel, strides, padding)
+  return [layer, instance_norm(), keras.layers.ReLU()]

@@ -1,0 +1,51 @@
+"""The history pool of (fake image, mask) pairs that the discriminators learn from.
+
+Shrivastava et al. / CycleGAN: until the pool is full every fake is stored and returned;
+then, half the time, a fake is swapped for a random stored one and the old one is
+returned. All state (entries, fill count, the random generator) lives in tf.Variables,
+so the pool works inside tf.function and is saved and restored with the checkpoint:
+a resumed run sees the same pool and the same random draws.
+"""
+
+import tensorflow as tf
+
+
+class ImagePool(tf.Module):
+  """A pool of `size` (image, mask) pairs; `size=0` passes fakes straight through."""
+
+  def __init__(self, size: int, image_size: int, seed: int, name: str | None = None):
+    super().__init__(name=name)
+    self.size = size
+    shape = [max(size, 1), image_size, image_size]
+    self.images = tf.Variable(tf.zeros(shape + [3]), trainable=False, name="images")
+    self.masks = tf.Variable(tf.zeros(shape + [1]), trainable=False, name="masks")
+    self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name="count")
+    self.rng = tf.random.Generator.from_seed(seed)
+
+  def __call__(self, images: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Stores the batch and returns a batch of the same shape drawn as described above.
+
+    Args:
+      images: [B, H, W, 3] fakes; masks: [B, H, W, 1]. B must be static.
+    """
+    if self.size == 0:
+      return images, masks
+    out_images, out_masks = [], []
+    for i in range(images.shape[0]):  # Static batch: a few unrolled ops per element.
+      image, mask = images[i], masks[i]
+      draws = self.rng.uniform([2])
+      full = self.count >= self.size
+      swap = tf.logical_and(full, draws[0] > 0.5)
+      slot = tf.where(full, tf.cast(draws[1] * self.size, tf.int32) % self.size, self.count)
+      old_image, old_mask = self.images[slot], self.masks[slot]
+      store = tf.logical_or(tf.logical_not(full), swap)
+      with tf.control_dependencies([old_image, old_mask]):
+        new_image = tf.where(store, image, old_image)
+        new_mask = tf.where(store, mask, old_mask)
+        assign_i = self.images[slot].assign(new_image)
+        assign_m = self.masks[slot].assign(new_mask)
+      with tf.control_dependencies([assign_i, assign_m]):
+        self.count.assign(tf.minimum(self.count + 1, self.size))
+      out_images.append(tf.where(swap, old_image, image))
+      out_masks.append(tf.where(swap, old_mask, mask))
+    return tf.stack(out_images), tf.stack(out_masks)

@@ -1,0 +1,304 @@
+"""The two-stage training loop: step functions, schedule, checkpoints, summaries.
+
+    trainer = Trainer(cfg, workdir)   # restores workdir/checkpoints if there are any
+    trainer.fit()
+
+Stage 1 (epochs [0, attention_epochs)) trains generators, attention nets and
+discriminators on whole images. Stage 2 freezes the attention nets and shows the
+discriminators only what the hard-thresholded masks select (SPEC). The stage is a Python
+value, so tf.function traces one graph per stage.
+"""
+
+import functools
+import math
+import os
+import sys
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from uagit_tf import config as config_lib
+from uagit_tf import method
+from uagit_tf.data import pipeline
+from uagit_tf.models import DOMAINS, build_networks
+from uagit_tf.pool import ImagePool
+
+OTHER = {"a": "b", "b": "a"}
+_BAR_LOSSES = ["gen_total", "cyc_a", "cyc_b", "disc_a", "disc_b", "mask_mean_a", "mask_mean_b"]
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+def learning_rate(cfg: config_lib.TrainConfig, epoch: int) -> float:
+  """Constant for epochs < decay_epoch, then linear towards 0 at `epochs` (SPEC)."""
+  if epoch < cfg.decay_epoch:
+    return cfg.lr
+  return cfg.lr * max(0.0, 1.0 - (epoch - cfg.decay_epoch) / max(1, cfg.epochs - cfg.decay_epoch))
+
+
+def stage_of(cfg: config_lib.Config, epoch: int) -> int:
+  """1 while the attention nets train, 2 after; a plain CycleGAN stays in stage 1."""
+  return 2 if cfg.model.attention and epoch >= cfg.train.attention_epochs else 1
+
+
+class Trainer:
+  """Owns the networks, optimizers, pools and checkpoints of one workdir."""
+
+  def __init__(self, cfg: config_lib.Config, workdir: str, train_sources: dict | None = None):
+    self.cfg = cfg
+    self.workdir = workdir
+    _check_workdir(workdir)
+    tcfg = cfg.train
+    if tcfg.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(tcfg.seed)
+
+    self.sources = train_sources or pipeline.sources(tcfg, "train")
+    self.steps_per_epoch = pipeline.steps_per_epoch(tcfg, self.sources)
+    self.nets = build_networks(cfg.model, tcfg.image_size)
+    # One Adam per network, kept across stages. Built now: a traced step (and
+    # MirroredStrategy) must not create optimizer variables.
+    self.optimizers = {}
+    for name, net in self.nets.trackable().items():
+      opt = keras.optimizers.Adam(tcfg.lr, beta_1=tcfg.beta1, beta_2=tcfg.beta2)
+      opt.build(net.trainable_variables)
+      self.optimizers[name] = opt
+    # pools[d] holds fakes *in* domain d, judged by disc[d].
+    self.pools = {d: ImagePool(tcfg.pool_size, tcfg.image_size, tcfg.seed + i, name=f"pool_{d}")
+                  for i, d in enumerate(DOMAINS)}
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.checkpoint = tf.train.Checkpoint(
+        step=self.step, **self.nets.trackable(),
+        **{f"opt_{k}": v for k, v in self.optimizers.items()},
+        **{f"pool_{d}": p for d, p in self.pools.items()})
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(workdir, "checkpoints"), tcfg.keep_checkpoints)
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      logging.info("Restored %s (step %d)", self.manager.latest_checkpoint, int(self.step))
+    self._steps = {s: tf.function(functools.partial(self.train_step, stage=s)) for s in (1, 2)}
+
+  # ----------------------------------------------------------------------------------
+  # The method.
+
+  def direction(self, real: tf.Tensor, src: str, stage: int, use_norm: bool) -> dict:
+    """One direction src -> tgt: forward, back again, and the generator's loss terms."""
+    tgt = OTHER[src]
+    nets, tau = self.nets, self.cfg.train.mask_threshold
+    fwd = method.translate(real, nets.gen[src], nets.att.get(src))
+    back = method.translate(fwd["translated"], nets.gen[tgt], nets.att.get(tgt))
+    mask = fwd["mask"]
+    if stage == 1:
+      # Whole images (threshold 0). Eq. 1-2.
+      disc_fake = fwd["translated"]
+    else:
+      # Frozen masks act as constants; D_tgt sees F(s) where A_src(s) > tau (Eq. 6).
+      mask = tf.stop_gradient(mask)
+      disc_fake = fwd["generated"] * method.hard_mask(mask, tau)
+    out = {
+        "mask": mask, "disc_fake": disc_fake, "translated": fwd["translated"],
+        "reconstructed": back["translated"],
+        "adv": method.lsgan_generator_loss(nets.disc[tgt](disc_fake, use_norm=use_norm)),
+        "cyc": method.l1(real, back["translated"]),  # Eq. 4
+    }
+    return out
+
+  def disc_input(self, images: tf.Tensor, masks: tf.Tensor, stage: int) -> tf.Tensor:
+    if stage == 1:
+      return images
+    return images * method.hard_mask(masks, self.cfg.train.mask_threshold)
+
+  def train_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: int) -> dict:
+    """One step of `stage`; returns scalar losses and mask statistics.
+
+    1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
+    2. Generator objective: LSGAN of D_tgt on the fake + lambda_cyc * cycle L1 (Eq. 5).
+    3. Update generators, and the attention nets in stage 1 only.
+    4. Pool each fake with its mask; D_tgt learns real vs pooled (LSGAN). In stage 2
+       both real and pooled images are masked at tau: reals by their own domain's mask.
+    5. Update the discriminators.
+    """
+    cfg, nets = self.cfg, self.nets
+    tcfg = cfg.train
+    real = {"a": batch_a, "b": batch_b}
+    use_norm = stage == 1 or cfg.model.disc_norm_stage2
+    losses = {}
+
+    with tf.GradientTape() as tape:
+      outs = {d: self.direction(real[d], d, stage, use_norm) for d in DOMAINS}
+      gen_loss = 0.0
+      for d in DOMAINS:
+        gen_loss += outs[d]["adv"] + tcfg.lambda_cyc * outs[d]["cyc"]
+        losses[f"adv_{d}2{OTHER[d]}"] = outs[d]["adv"]
+        losses[f"cyc_{d}"] = outs[d]["cyc"]
+        if tcfg.lambda_id > 0:  # Optional identity term (not in the paper).
+          identity = method.l1(real[OTHER[d]], nets.gen[d](real[OTHER[d]]))
+          losses[f"id_{OTHER[d]}"] = identity
+          gen_loss += tcfg.lambda_id * identity
+      losses["gen_total"] = gen_loss
+    gen_names = [f"gen_{d}2{OTHER[d]}" for d in DOMAINS]
+    if stage == 1:
+      gen_names += [f"att_{d}" for d in nets.att]
+    self._apply(tape, gen_loss, gen_names)
+
+    with tf.GradientTape() as tape:
+      disc_loss = 0.0
+      for d in DOMAINS:
+        tgt = OTHER[d]
+        fake, fake_mask = self.pools[tgt](tf.stop_gradient(outs[d]["disc_fake"]),
+                                          tf.stop_gradient(outs[d]["mask"]))
+        real_tgt = real[tgt]
+        real_mask = (nets.att[tgt](real_tgt) if stage == 2 else method.full_mask(real_tgt))
+        loss = method.lsgan_discriminator_loss(
+            nets.disc[tgt](self.disc_input(real_tgt, real_mask, stage), use_norm=use_norm),
+            nets.disc[tgt](self.disc_input(fake, fake_mask, stage), use_norm=use_norm))
+        losses[f"disc_{tgt}"] = loss
+        disc_loss += loss
+    self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS])
+
+    tau = tcfg.mask_threshold
+    for d in DOMAINS:
+      losses[f"mask_mean_{d}"] = tf.reduce_mean(outs[d]["mask"])
+      losses[f"mask_above_tau_{d}"] = tf.reduce_mean(method.hard_mask(outs[d]["mask"], tau))
+    self.step.assign_add(1)
+    return losses
+
+  def _apply(self, tape: tf.GradientTape, loss: tf.Tensor, names: list[str]) -> None:
+    """Applies d(loss)/d(vars) of each named network with that network's optimizer."""
+    nets = self.nets.trackable()
+    variables = [nets[n].trainable_variables for n in names]
+    grads = tape.gradient(loss, variables)
+    for name, vs, gs in zip(names, variables, grads):
+      pairs = [(g, v) for g, v in zip(gs, vs) if g is not None]  # Unused norms in stage 2.
+      self.optimizers[name].apply_gradients(pairs)
+
+  # ----------------------------------------------------------------------------------
+  # The loop.
+
+  @property
+  def total_steps(self) -> int:
+    return self.cfg.train.epochs * self.steps_per_epoch
+
+  def fit(self, max_steps: int | None = None, progress: bool = True) -> dict:
+    """Trains until `epochs` are done (or `max_steps` more steps); returns the last losses.
+
+    Raises:
+      NonFiniteLossError: a loss became NaN/Inf; nothing is saved after the last good step.
+    """
+    tcfg = self.cfg.train
+    writer = tf.summary.create_file_writer(os.path.join(self.workdir, "logs"))
+    preview = self._preview_batches()
+    end = self.total_steps if max_steps is None else min(self.total_steps,
+                                                          int(self.step) + max_steps)
+    losses = {}
+    while int(self.step) < end:
+      step = int(self.step)
+      epoch, offset = divmod(step, self.steps_per_epoch)
+      stage = stage_of(self.cfg, epoch)
+      lr = learning_rate(tcfg, epoch)
+      for opt in self.optimizers.values():
+        opt.learning_rate.assign(lr)
+      stop = min(self.steps_per_epoch, offset + end - step)
+      logging.info("Epoch %d/%d, stage %d, lr %.3g, steps %d..%d", epoch + 1, tcfg.epochs,
+                   stage, lr, offset, stop)
+      # A live bar on a terminal; in a log file, one line per summary step instead.
+      live = progress and sys.stdout.isatty()
+      bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if live else 0,
+                                stateful_metrics=_BAR_LOSSES, unit_name="step")
+      bar.update(offset)
+      started = time.time()
+      for batch_a, batch_b in pipeline.train_epoch(self.sources, tcfg, epoch,
+                                                   self.steps_per_epoch, offset, stop):
+        losses = {k: float(v) for k, v in self._steps[stage](batch_a, batch_b).items()}
+        step = int(self.step)
+        _check_finite(losses, step)
+        bar.update(step - epoch * self.steps_per_epoch,
+                   [(k, losses[k]) for k in _BAR_LOSSES if k in losses], finalize=False)
+        if step % tcfg.summary_every == 0:
+          if progress and not live:
+            logging.info("step %d: %s", step, " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
+          with writer.as_default(step=step):
+            for k, v in losses.items():
+              tf.summary.scalar(f"{'masks' if k.startswith('mask_') else 'loss'}/{k}", v)
+            tf.summary.scalar("train/lr", lr)
+            tf.summary.scalar("train/stage", stage)
+            tf.summary.scalar("train/epoch", step / self.steps_per_epoch)
+            tf.summary.scalar("train/steps_per_sec", (step - epoch * self.steps_per_epoch -
+                                                      offset) / (time.time() - started))
+        if step % tcfg.image_summary_every == 0:
+          self._write_images(writer, preview, step)
+        if step % tcfg.checkpoint_every == 0 and step % self.steps_per_epoch:
+          self.save()
+      if live:
+        bar.update(step - epoch * self.steps_per_epoch, finalize=True)
+      self.save()
+    writer.flush()
+    return losses
+
+  def save(self) -> str:
+    """Writes a checkpoint for the current step (atomic: the index is updated last)."""
+    path = self.manager.save(checkpoint_number=self.step)
+    logging.info("Saved %s", path)
+    return path
+
+  def _preview_batches(self, n: int = 4) -> dict:
+    test = pipeline.sources(self.cfg.train, "test")
+    return {d: next(iter(pipeline.test_batches(test[d], self.cfg.train.image_size, n,
+                                               limit=n))) for d in DOMAINS}
+
+  def _write_images(self, writer, preview: dict, step: int) -> None:
+    """Per direction, one grid: rows of input | mask | translated | reconstruction."""
+    with writer.as_default(step=step):
+      for d in DOMAINS:
+        tgt = OTHER[d]
+        fwd = method.translate(preview[d], self.nets.gen[d], self.nets.att.get(d))
+        back = method.translate(fwd["translated"], self.nets.gen[tgt], self.nets.att.get(tgt))
+        tf.summary.image(f"translation/{d}2{tgt}", image_grid(
+            preview[d], fwd["mask"], fwd["translated"], back["translated"]), step=step)
+
+
+def image_grid(*columns: tf.Tensor) -> tf.Tensor:
+  """Columns of [N, H, W, C] ([-1, 1] images or [0, 1] masks) -> one [1, NH, kW, 3] image."""
+  cells = []
+  for col in columns:
+    col = tf.repeat(col, 3, axis=-1) if col.shape[-1] == 1 else (col + 1.0) / 2.0
+    cells.append(tf.clip_by_value(col, 0.0, 1.0))
+  rows = tf.concat(cells, axis=2)  # [N, H, kW, 3]
+  return tf.reshape(rows, [1, -1, rows.shape[2], 3])
+
+
+def _check_finite(losses: dict, step: int) -> None:
+  bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+  if bad:
+    raise NonFiniteLossError(
+        f"Non-finite loss at step {step}: {bad}. Training stopped; the last good checkpoint "
+        "is kept. Lower --lr, or check the input data.")
+
+
+def _check_workdir(workdir: str) -> None:
+  """Fails at start, not at the first save, if the workdir cannot be written."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"Cannot write to --workdir={workdir!r}: {e.strerror}") from None
+
+
+def prepare_workdir(cfg: config_lib.Config, workdir: str) -> None:
+  """Checks `cfg` can continue what `workdir` holds, then writes workdir/config.json.
+
+  Raises:
+    ValueError: the workdir was trained with another architecture.
+  """
+  if os.path.isfile(os.path.join(workdir, config_lib.CONFIG_FILE)):
+    config_lib.check_resumable(config_lib.load(workdir), cfg)
+  _check_workdir(workdir)
+  config_lib.save(cfg, workdir)
