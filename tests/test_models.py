@@ -115,4 +115,4 @@ def test_instance_norm_normalises_each_channel_of_each_image():
 def test_plain_cyclegan_has_no_attention_nets():
   nets = build_networks(config.ModelConfig(ngf=4, ndf=4, n_res_blocks=1, attention=False), 16)
   assert nets.att == {}
-  assert sorted(nets.trackable()) == ["disc_a", "disc_b", "gen_a2b", "gen_b2a"]
+  assert sorted(nets.by_name()) == ["disc_a", "disc_b", "gen_a2b", "gen_b2a"]

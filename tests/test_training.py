@@ -12,7 +12,7 @@ from uagit_tf.data import pipeline
 
 def weights(nets):
   """network/index -> value (layer names carry global counters, so keys use positions)."""
-  return {f"{name}/{i}": w.numpy() for name, net in nets.trackable().items()
+  return {f"{name}/{i}": w.numpy() for name, net in nets.by_name().items()
           for i, w in enumerate(net.weights)}
 
 

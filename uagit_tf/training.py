@@ -64,7 +64,7 @@ class Trainer:
     # One Adam per network, kept across stages. Built now: a traced step (and
     # MirroredStrategy) must not create optimizer variables.
     self.optimizers = {}
-    for name, net in self.nets.trackable().items():
+    for name, net in self.nets.by_name().items():
       opt = keras.optimizers.Adam(tcfg.lr, beta_1=tcfg.beta1, beta_2=tcfg.beta2)
       opt.build(net.trainable_variables)
       self.optimizers[name] = opt
@@ -73,7 +73,7 @@ class Trainer:
                   for i, d in enumerate(DOMAINS)}
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self.checkpoint = tf.train.Checkpoint(
-        step=self.step, **self.nets.trackable(),
+        step=self.step, **self.nets.checkpointables(),
         **{f"opt_{k}": v for k, v in self.optimizers.items()},
         **{f"pool_{d}": p for d, p in self.pools.items()})
     self.manager = tf.train.CheckpointManager(
@@ -170,7 +170,7 @@ class Trainer:
 
   def _apply(self, tape: tf.GradientTape, loss: tf.Tensor, names: list[str]) -> None:
     """Applies d(loss)/d(vars) of each named network with that network's optimizer."""
-    nets = self.nets.trackable()
+    nets = self.nets.by_name()
     variables = [nets[n].trainable_variables for n in names]
     grads = tape.gradient(loss, variables)
     for name, vs, gs in zip(names, variables, grads):

@@ -100,6 +100,8 @@ def restore_networks(workdir: str, checkpoint: str | None = None
   elif not tf.io.gfile.exists(checkpoint + ".index"):
     raise FileNotFoundError(f"Checkpoint {checkpoint!r} not found (no {checkpoint}.index).")
   nets = build_networks(cfg.model, cfg.train.image_size, discriminators=False)
-  status = tf.train.Checkpoint(**nets.trackable()).restore(checkpoint)
+  # expect_partial: the discriminators and optimizers in the checkpoint are not needed.
+  # Every generator / attention weight must be matched, which the assert checks.
+  status = tf.train.Checkpoint(**nets.checkpointables()).restore(checkpoint)
   status.expect_partial().assert_existing_objects_matched()
   return cfg, nets

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import keras
 import tensorflow as tf
 
 from uagit_tf.config import ModelConfig
@@ -22,12 +23,29 @@ class Networks:
   att: dict[str, AttentionNet]
   disc: dict[str, PatchDiscriminator]
 
-  def trackable(self) -> dict[str, tf.Module]:
-    """Name -> network, the layout used in checkpoints."""
+  def by_name(self) -> dict[str, keras.Model]:
+    """Name -> network: gen_a2b, gen_b2a, att_a, att_b, disc_a, disc_b (those present)."""
     out = {f"gen_{d}2{o}": self.gen[d] for d, o in zip(DOMAINS, DOMAINS[::-1])}
     out.update({f"att_{d}": self.att[d] for d in self.att})
     out.update({f"disc_{d}": self.disc[d] for d in self.disc})
     return out
+
+  def checkpointables(self) -> dict[str, tf.Module]:
+    """Name -> the network's weights, explicitly tracked: the layout of checkpoints."""
+    return {name: WeightsOf(net) for name, net in self.by_name().items()}
+
+
+class WeightsOf(tf.Module):
+  """Tracks every weight of a Keras model, in order, for tf.train.Checkpoint / SavedModel.
+
+  Keras 3 models do not expose layers kept in Python lists to TensorFlow's object
+  tracking: a checkpoint of the model object alone silently misses most weights (and a
+  SavedModel fails in TF Serving's loader). Listing the weights explicitly fixes both.
+  """
+
+  def __init__(self, net: keras.Model):
+    super().__init__(name=net.name)
+    self.weights = list(net.weights)
 
 
 def build_networks(cfg: ModelConfig, image_size: int = 64,
