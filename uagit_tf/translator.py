@@ -90,6 +90,7 @@ def restore_networks(workdir: str, checkpoint: str | None = None
     checkpoint: a checkpoint path prefix; default the latest in workdir/checkpoints.
   Raises:
     FileNotFoundError: no config.json, or no checkpoint.
+    ValueError: the checkpoint does not match the config.
   """
   cfg = config_lib.load(workdir)
   if checkpoint is None:
@@ -103,5 +104,10 @@ def restore_networks(workdir: str, checkpoint: str | None = None
   # expect_partial: the discriminators and optimizers in the checkpoint are not needed.
   # Every generator / attention weight must be matched, which the assert checks.
   status = tf.train.Checkpoint(**nets.checkpointables()).restore(checkpoint)
-  status.expect_partial().assert_existing_objects_matched()
+  try:
+    status.expect_partial().assert_existing_objects_matched()
+  except AssertionError:
+    raise ValueError(f"Checkpoint {checkpoint} does not hold the weights that "
+                     f"{workdir}/config.json describes (another architecture, or a "
+                     "checkpoint from an older uagit_tf).") from None
   return cfg, nets

@@ -1,0 +1,222 @@
+"""SavedModel (TF Serving) and TFLite translators that bundle the mask compositing.
+
+    python -m export.saved_model --workdir=runs/demo --export_dir=models/uagit
+    python -m export.tflite --workdir=runs/demo --output=uagit_a2b.tflite --image_size=256
+
+Every signature is made in one place, `ExportModule.signature`, which maps an input
+kind (uint8 images of any size, encoded bytes, fixed-size uint8 or float32 for TFLite)
+to its TensorSpec and calls the one `translator.Translator`. The TFLite model is
+converted from those same functions, never from a second copy of the architecture.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from uagit_tf import config as config_lib
+from uagit_tf.models import Networks
+from uagit_tf.translator import DIRECTIONS, Translator
+
+SERVING_SIGNATURES = ("serving_default", "a2b", "b2a", "a2b_bytes", "b2a_bytes")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+
+
+def _to_uint8(images: tf.Tensor, lo: float) -> tf.Tensor:
+  """[lo, 1] floats -> uint8 0-255 (lo is -1 for images, 0 for masks)."""
+  scaled = (images - lo) / (1.0 - lo) * 255.0
+  return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
+
+
+class ExportModule(tf.Module):
+  """The translators of both directions plus every weight they use, explicitly tracked."""
+
+  def __init__(self, nets: Networks, cfg: config_lib.Config):
+    super().__init__(name="uagit_tf")
+    self.translators = {d: Translator.from_networks(nets, d) for d in DIRECTIONS}
+    self.config_json = json.dumps(cfg.to_dict(), sort_keys=True)
+
+  def track_variables_of(self, functions) -> None:
+    """Attaches the tf.Variables that the traced `functions` read to this module.
+
+    Keras 3 variables wrap tf.Variables; a SavedModel that reaches them only through the
+    Keras objects reloads in TF 2 but fails in the C++ loader of TF Serving and
+    saved_model_cli ("Could not find variable ..."). Tracking the captured tf.Variables
+    themselves fixes that (keras.export.ExportArchive does the same).
+    """
+    seen, used = set(), []
+    for fn in functions:
+      for v in fn.get_concrete_function().variables:
+        if id(v) not in seen:
+          seen.add(id(v))
+          used.append(v)
+    self.used_variables = used
+
+  def _translate(self, images01: tf.Tensor, direction: str) -> dict[str, tf.Tensor]:
+    """images in [0, 1] -> translated, generated in [-1, 1], mask in [0, 1]."""
+    shape = tf.shape(images01)
+    checks = [tf.debugging.assert_positive(
+        shape[1:3], message="images must have height and width >= 1")]
+    with tf.control_dependencies(checks):
+      return self.translators[direction](images01 * 2.0 - 1.0)
+
+  def signature(self, direction: str, kind: str, image_size: int | None = None):
+    """The one place that defines inputs and outputs of every exported function.
+
+    Args:
+      direction: 'a2b' or 'b2a'.
+      kind: 'uint8' (images [B, H, W, 3], any size), 'bytes' (PNG/JPEG strings [B]),
+        'fixed_uint8' or 'fixed_float32' ([1, S, S, 3], for TFLite; float32 in [0, 1]).
+      image_size: S for the fixed kinds.
+    Returns:
+      A tf.function with its input signature.
+    """
+    if kind == "uint8":
+      @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, "images")])
+      def serve(images):
+        out = self._translate(tf.cast(images, tf.float32) / 255.0, direction)
+        return {"translated": _to_uint8(out["translated"], -1.0), "mask": out["mask"],
+                "generated": _to_uint8(out["generated"], -1.0)}
+      return serve
+    if kind == "bytes":
+      @tf.function(input_signature=[tf.TensorSpec([None], tf.string, "image_bytes")])
+      def serve_bytes(image_bytes):
+        def one(data):
+          image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+          out = self._translate(tf.cast(image, tf.float32)[None] / 255.0, direction)
+          return (tf.io.encode_png(_to_uint8(out["translated"][0], -1.0)),
+                  tf.io.encode_png(_to_uint8(out["mask"][0], 0.0)))
+        translated, mask = tf.map_fn(one, image_bytes,
+                                     fn_output_signature=(tf.string, tf.string))
+        return {"translated_bytes": translated, "mask_bytes": mask}
+      return serve_bytes
+    if kind in ("fixed_uint8", "fixed_float32"):
+      dtype = tf.uint8 if kind == "fixed_uint8" else tf.float32
+      spec = tf.TensorSpec([1, image_size, image_size, 3], dtype, "images")
+
+      @tf.function(input_signature=[spec])
+      def serve_fixed(images):
+        x = tf.cast(images, tf.float32) / 255.0 if dtype == tf.uint8 else images
+        out = self.translators[direction](x * 2.0 - 1.0)
+        if dtype == tf.uint8:
+          return {"translated": _to_uint8(out["translated"], -1.0),
+                  "mask": _to_uint8(out["mask"], 0.0)}
+        return {"translated": (out["translated"] + 1.0) / 2.0, "mask": out["mask"]}
+      return serve_fixed
+    raise ValueError(f"Unknown signature kind {kind!r}")
+
+  def serving_signatures(self) -> dict:
+    sigs = {}
+    for d in DIRECTIONS:
+      sigs[d] = self.signature(d, "uint8")
+      sigs[f"{d}_bytes"] = self.signature(d, "bytes")
+    sigs["serving_default"] = sigs["a2b"]
+    return sigs
+
+
+def next_version(export_base: str) -> int:
+  """1 + the largest integer sub-folder of `export_base` (1 if there is none)."""
+  if not os.path.isdir(export_base):
+    return 1
+  versions = [int(n) for n in os.listdir(export_base) if n.isdigit()]
+  return max(versions, default=0) + 1
+
+
+def export_saved_model(nets: Networks, cfg: config_lib.Config, export_base: str,
+                       version: int | None = None) -> str:
+  """Writes export_base/<version>/ atomically: a temporary sibling renamed into place.
+
+  A server polling `export_base` never sees a half-written version (TF Serving ignores
+  folders whose names are not integers, such as the temporary one).
+
+  Returns:
+    The version folder.
+  Raises:
+    ValueError: the version exists already.
+  """
+  version = next_version(export_base) if version is None else version
+  final = os.path.join(export_base, str(version))
+  if os.path.exists(final):
+    raise ValueError(f"{final} exists already; pick another --version")
+  os.makedirs(export_base, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base)
+  try:
+    module = ExportModule(nets, cfg)
+    signatures = module.serving_signatures()
+    module.track_variables_of(signatures.values())
+    tf.saved_model.save(module, tmp, signatures=signatures)
+    config_lib.save(cfg, tmp)
+    os.rename(tmp, final)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return final
+
+
+def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_size: int,
+                  quantize: str = "none", float_io: bool = False,
+                  representative: np.ndarray | None = None) -> bytes:
+  """Converts one direction at a fixed size to a TFLite flatbuffer, builtin ops only.
+
+  Args:
+    quantize: 'none', 'float16', 'dynamic' (weights int8) or 'int8' (needs
+      `representative`: float images in [0, 1], [N, S, S, 3]).
+    float_io: float32 input/output in [0, 1] instead of uint8 0-255.
+  Raises:
+    ValueError: a bad option, or an op that would need Flex (TF ops) in TFLite.
+  """
+  if quantize not in QUANTIZATIONS:
+    raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+  if image_size < 8 or image_size % 4:
+    raise ValueError(f"image_size must be a multiple of 4 and >= 8, got {image_size}")
+  # Converted from a SavedModel of the same module (the functions the server gets, at a
+  # fixed size): the loader turns the variables into constants. Converting the live
+  # concrete function instead left uninitialised READ_VARIABLE ops (NaN outputs).
+  module = ExportModule(nets, cfg)
+  # int8 quantizes the float graph and lets the converter expose uint8 input and outputs
+  # (scale 1/255 from the [0, 1] ranges): quantizing our own uint8 casts breaks the model.
+  int8_uint8 = quantize == "int8" and not float_io
+  kind = "fixed_float32" if float_io or int8_uint8 else "fixed_uint8"
+  fn = module.signature(direction, kind, image_size)
+  module.track_variables_of([fn])
+  with tempfile.TemporaryDirectory() as tmp:
+    tf.saved_model.save(module, tmp, signatures={"translate": fn})
+    converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["translate"])
+    return _convert(converter, quantize, float_io, representative)
+
+
+def _convert(converter: tf.lite.TFLiteConverter, quantize: str, float_io: bool,
+             representative: np.ndarray | None) -> bytes:
+  """Applies the quantization options and converts, naming any Flex op problem."""
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  if quantize == "float16":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+  elif quantize == "dynamic":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  elif quantize == "int8":
+    if representative is None or not len(representative):
+      raise ValueError("int8 quantization needs representative images")
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                           tf.lite.OpsSet.TFLITE_BUILTINS]
+    # One extra sample holding a black and a white pixel pins the input range to [0, 1]:
+    # with uint8 input the scale is then exactly 1/255, so raw pixels go in unchanged.
+    pinned = np.array(representative[:1], np.float32)
+    pinned[0, 0, 0], pinned[0, 0, 1] = 0.0, 1.0
+    samples = np.concatenate([pinned, representative]).astype(np.float32)
+    converter.representative_dataset = lambda: ([s[None]] for s in samples)
+    if not float_io:
+      converter.inference_input_type = tf.uint8
+      converter.inference_output_type = tf.uint8
+  try:
+    return converter.convert()
+  except Exception as e:  # The converter raises ConverterError and others.
+    text = str(e)
+    if "Flex" in text or "select TensorFlow ops" in text or "not supported" in text:
+      raise ValueError("The model needs TensorFlow ops that TFLite builtins lack (Flex); "
+                       f"LiteRT on phones cannot run them. Converter said: {text[:800]}") from e
+    raise
