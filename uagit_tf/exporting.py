@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import types
 
 import numpy as np
 import tensorflow as tf
@@ -36,8 +37,16 @@ class ExportModule(tf.Module):
 
   def __init__(self, nets: Networks, cfg: config_lib.Config):
     super().__init__(name="uagit_tf")
-    self.translators = {d: Translator.from_networks(nets, d) for d in DIRECTIONS}
+    # Held outside the object graph: the exported functions need only the tf.Variables
+    # they capture (tracked by track_variables_of); tracking the Keras objects too would
+    # store every weight twice.
+    self._untracked = types.SimpleNamespace(
+        translators={d: Translator.from_networks(nets, d) for d in DIRECTIONS})
     self.config_json = json.dumps(cfg.to_dict(), sort_keys=True)
+
+  @property
+  def translators(self) -> dict[str, Translator]:
+    return self._untracked.translators
 
   def track_variables_of(self, functions) -> None:
     """Attaches the tf.Variables that the traced `functions` read to this module.
