@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 from PIL import Image
-import pytest
 
 from tests.helpers import write_image
 

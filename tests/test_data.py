@@ -146,3 +146,23 @@ def test_synthetic_folders_read_back_as_a_folder_dataset_with_masks(tmp_path):
   want_images, want_masks = syn.batch(3, "test", "b", range(3), 32)
   np.testing.assert_allclose(images.numpy(), want_images.numpy(), atol=1.5 / 127.5)
   np.testing.assert_array_equal(masks.numpy(), want_masks.numpy())
+
+
+def test_background_mix_gives_some_images_the_other_domains_background():
+  def green_share(mix):
+    images, masks = (t.numpy() for t in synthetic.batch(0, "train", "a", range(40), 32, mix))
+    bg = [im[m[..., 0] == 0].mean(axis=0) for im, m in zip(images, masks)]
+    return np.mean([g[1] > g[0] for g in bg])  # Grass: green above red.
+  assert green_share(0.0) == 1.0
+  assert 0.3 < green_share(0.5) < 0.7
+
+
+def test_identical_domain_folders_are_warned_about(tmp_path):
+  import shutil
+  root = make_folder_dataset(tmp_path, n=2, splits=("train",))
+  cfg = tiny(dataset=root).train
+  assert pipeline.sanity_warnings(pipeline.sources(cfg, "train")) == []
+  shutil.rmtree(tmp_path / "trainB")
+  shutil.copytree(tmp_path / "trainA", tmp_path / "trainB")
+  (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train"))
+  assert "trainA" in warning and "trainB" in warning and "same files" in warning

@@ -45,7 +45,8 @@ class ModelConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """Data, schedule and loss weights. Defaults are the paper's settings."""
-  dataset: str = _f("synthetic", "'synthetic' or a folder with trainA/ trainB/ ...")
+  dataset: str = _f("synthetic", "'synthetic', a folder with trainA/ trainB/ testA/ testB/, or a TFDS name such as cycle_gan/horse2zebra.")
+  tfds_data_dir: str = _f("", "Where prepared TFDS data sets are; empty: TFDS's default.")
   image_size: int = _f(256, "Training crop size in pixels (a multiple of 4).")
   load_size: int = _f(286, "Images are resized to this before the random crop.")
   batch_size: int = _f(1, "Images per domain per step.")
@@ -58,11 +59,13 @@ class TrainConfig:
   beta2: float = _f(0.999, "Adam beta2.")
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
   lambda_id: float = _f(0.0, "Weight of an optional identity L1 loss; 0 (the paper has none).")
+  lambda_mask: float = _f(0.0, "Weight of an optional L1 sparsity prior on the masks in stage 1; 0 (not in the paper, see BUILD_NOTES).")
   mask_threshold: float = _f(0.1, "tau: stage 2 discriminators see pixels whose mask exceeds this.")
   pool_size: int = _f(50, "Image pool size, (fake, mask) pairs per discriminator; 0 disables.")
   seed: int = _f(0, "Seed of weights, data order, augmentation and the pools.")
   synthetic_train_size: int = _f(1000, "Images per domain of the built-in set.")
   synthetic_test_size: int = _f(100, "Test images per domain of the built-in set.")
+  synthetic_background_mix: float = _f(0.0, "Share of built-in images given the other domain's background palette: 0 makes the background a perfect domain cue, 0.5 no cue.")
   checkpoint_every: int = _f(500, "Checkpoint every N steps; one is also written at each epoch end.")
   keep_checkpoints: int = _f(3, "How many recent checkpoints to keep.")
   summary_every: int = _f(50, "Steps between TensorBoard scalar summaries.")
@@ -90,6 +93,9 @@ class TrainConfig:
       raise ValueError(f"steps_per_epoch must be >= 0, got {self.steps_per_epoch}")
     if not 0.0 <= self.mask_threshold < 1.0:
       raise ValueError(f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
+    if not 0.0 <= self.synthetic_background_mix <= 1.0:
+      raise ValueError("synthetic_background_mix must be in [0, 1], got "
+                       f"{self.synthetic_background_mix}")
     if self.pool_size < 0:
       raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
     if self.lr <= 0:

@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from uagit_tf import config as config_lib
-from uagit_tf import translate_files
 from uagit_tf.data import pipeline
 from uagit_tf.metrics import classifier as classifier_lib
 from uagit_tf.metrics import masks as mask_metrics

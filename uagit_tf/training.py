@@ -17,7 +17,6 @@ import time
 
 from absl import logging
 import keras
-import numpy as np
 import tensorflow as tf
 
 from uagit_tf import config as config_lib
@@ -60,6 +59,10 @@ class Trainer:
 
     self.sources = train_sources or pipeline.sources(tcfg, "train")
     self.steps_per_epoch = pipeline.steps_per_epoch(tcfg, self.sources)
+    logging.info("Data %s: %d images in A, %d in B; %d steps per epoch", tcfg.dataset,
+                 self.sources["a"].size, self.sources["b"].size, self.steps_per_epoch)
+    for warning in pipeline.sanity_warnings(self.sources):
+      logging.warning(warning)
     self.nets = build_networks(cfg.model, tcfg.image_size)
     # One Adam per network, kept across stages. Built now: a traced step (and
     # MirroredStrategy) must not create optimizer variables.
@@ -136,6 +139,10 @@ class Trainer:
         gen_loss += outs[d]["adv"] + tcfg.lambda_cyc * outs[d]["cyc"]
         losses[f"adv_{d}2{OTHER[d]}"] = outs[d]["adv"]
         losses[f"cyc_{d}"] = outs[d]["cyc"]
+        if tcfg.lambda_mask > 0 and stage == 1 and d in nets.att:
+          # Optional sparsity prior (not in the paper): cover no more than needed.
+          losses[f"mask_l1_{d}"] = tf.reduce_mean(outs[d]["mask"])
+          gen_loss += tcfg.lambda_mask * losses[f"mask_l1_{d}"]
         if tcfg.lambda_id > 0:  # Optional identity term (not in the paper).
           identity = method.l1(real[OTHER[d]], nets.gen[d](real[OTHER[d]]))
           losses[f"id_{OTHER[d]}"] = identity

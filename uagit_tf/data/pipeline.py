@@ -7,6 +7,7 @@ resumed run rebuilds the epoch and starts at its step, so it sees exactly the ba
 uninterrupted run would.
 """
 
+import hashlib
 import os
 
 import numpy as np
@@ -22,14 +23,19 @@ DOMAINS = ("a", "b")
 class SyntheticDomain:
   """One domain of one split of the built-in set (see data/synthetic.py)."""
 
-  def __init__(self, seed: int, split: str, domain: str, size: int):
+  def __init__(self, seed: int, split: str, domain: str, size: int, background_mix: float):
     self.seed, self.split, self.domain, self.size = seed, split, domain, size
+    self.background_mix = background_mix
+
+  def _example(self, index: tf.Tensor, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    return synthetic.example(self.seed, self.split, self.domain, index, size,
+                             self.background_mix)
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
-    return synthetic.example(self.seed, self.split, self.domain, index, size)[0]
+    return self._example(index, size)[0]
 
   def load_mask(self, index: tf.Tensor, size: int) -> tf.Tensor:
-    return synthetic.example(self.seed, self.split, self.domain, index, size)[1]
+    return self._example(index, size)[1]
 
 
 def sources(cfg: TrainConfig, split: str) -> dict:
@@ -40,11 +46,36 @@ def sources(cfg: TrainConfig, split: str) -> dict:
   """
   if cfg.dataset == "synthetic":
     n = cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
-    return {d: SyntheticDomain(cfg.seed, split, d, n) for d in DOMAINS}
-  if os.path.isdir(cfg.dataset):
+    return {d: SyntheticDomain(cfg.seed, split, d, n, cfg.synthetic_background_mix)
+            for d in DOMAINS}
+  if os.path.isdir(cfg.dataset):  # An existing folder always wins over a TFDS name.
     return {d: folders.FolderDomain(cfg.dataset, split, d) for d in DOMAINS}
-  raise ValueError(f"--dataset={cfg.dataset!r} is neither 'synthetic' nor an existing "
-                   "folder with trainA/ trainB/ testA/ testB/ inside.")
+  if "/" in cfg.dataset and not cfg.dataset.startswith((".", "/", "~")):
+    from uagit_tf.data import tfds as tfds_lib
+    size = max(cfg.load_size, cfg.image_size)
+    return {d: tfds_lib.TfdsDomain(cfg.dataset, split, d, size, cfg.tfds_data_dir or None)
+            for d in DOMAINS}
+  raise ValueError(f"--dataset={cfg.dataset!r} is neither 'synthetic', an existing folder "
+                   "with trainA/ trainB/ testA/ testB/ inside, nor a TFDS name such as "
+                   "cycle_gan/horse2zebra.")
+
+
+def sanity_warnings(train_sources: dict) -> list[str]:
+  """Warnings about a domain pair that cannot be translated: the same files in A and B."""
+  a, b = train_sources["a"], train_sources["b"]
+  paths_a, paths_b = getattr(a, "paths", None), getattr(b, "paths", None)
+  if paths_a is None or paths_b is None:
+    return []
+  if len(paths_a) != len(paths_b):
+    return []
+
+  def fingerprint(paths):
+    return sorted(hashlib.sha1(open(p, "rb").read()).hexdigest() for p in paths)
+
+  if fingerprint(paths_a) == fingerprint(paths_b):
+    return [f"{a.directory} and {b.directory} hold the same files: the translation will "
+            "learn nothing (are the domains duplicated or mislabelled?)"]
+  return []
 
 
 def steps_per_epoch(cfg: TrainConfig, train_sources: dict) -> int:

@@ -37,8 +37,14 @@ def _noise(seed: tf.Tensor, size: int, grid: int, channels: int) -> tf.Tensor:
   return tf.image.resize(coarse, [size, size], method="bilinear")[0]
 
 
-def example(seed: int, split: str, domain: str, index, size: int) -> tuple[tf.Tensor, tf.Tensor]:
-  """One image in [-1, 1], [size, size, 3], and its object mask in {0, 1}, [size, size, 1]."""
+def example(seed: int, split: str, domain: str, index, size: int,
+            background_mix: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+  """One image in [-1, 1], [size, size, 3], and its object mask in {0, 1}, [size, size, 1].
+
+  `background_mix` is the share of images whose background takes the other domain's
+  palette: 0 makes the background alone a perfect domain cue (the default, and harder than
+  horse2zebra, where zebras on grass and horses on sand exist); 0.5 makes it no cue at all.
+  """
   seeds = tf.random.experimental.stateless_split(_seed(seed, split, domain, index), 5)
   p = tf.random.stateless_uniform([10], seeds[0])
   coords = (tf.range(size, dtype=tf.float32) + 0.5) / size * 2.0 - 1.0
@@ -73,7 +79,10 @@ def example(seed: int, split: str, domain: str, index, size: int) -> tuple[tf.Te
     stripes = tf.cast(tf.sin(2.0 * math.pi * freq * phase + 6.28 * p[7]) > 0.0, tf.float32)
     coat = 0.08 + 0.82 * stripes[..., None] + shade
 
-  background = (tf.constant(_BACKGROUND[domain]) + 0.10 * _noise(seeds[2], size, 6, 3)
+  other = "b" if domain == "a" else "a"
+  palette = tf.where(p[8] < background_mix, tf.constant(_BACKGROUND[other]),
+                     tf.constant(_BACKGROUND[domain]))
+  background = (palette + 0.10 * _noise(seeds[2], size, 6, 3)
                 + 0.06 * _noise(seeds[3], size, max(size // 4, 2), 1))
   image = mask * coat + (1.0 - mask) * background
   image += 0.02 * tf.random.stateless_normal([size, size, 3], seeds[4])
@@ -81,14 +90,15 @@ def example(seed: int, split: str, domain: str, index, size: int) -> tuple[tf.Te
   return image, mask
 
 
-def batch(seed: int, split: str, domain: str, indices, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+def batch(seed: int, split: str, domain: str, indices, size: int,
+          background_mix: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
   """Stacks `example` over `indices`: images [N, size, size, 3], masks [N, size, size, 1]."""
-  pairs = [example(seed, split, domain, i, size) for i in indices]
+  pairs = [example(seed, split, domain, i, size, background_mix) for i in indices]
   return tf.stack([p[0] for p in pairs]), tf.stack([p[1] for p in pairs])
 
 
-def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_size: int
-                  ) -> dict[str, int]:
+def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_size: int,
+                  background_mix: float = 0.0) -> dict[str, int]:
   """Writes the set in the CycleGAN layout, with ground truth under masks/.
 
   output_dir/{train,test}{A,B}/NNNNN.png and output_dir/masks/{train,test}{A,B}/NNNNN.png.
@@ -102,7 +112,7 @@ def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_s
       for kind in ("", "masks"):
         os.makedirs(os.path.join(output_dir, kind, folder), exist_ok=True)
       for i in range(n):
-        image, mask = example(seed, split, domain, i, size)
+        image, mask = example(seed, split, domain, i, size, background_mix)
         pixels = tf.cast(tf.round((image + 1.0) * 127.5), tf.uint8)
         tf.io.write_file(os.path.join(output_dir, folder, f"{i:05d}.png"),
                          tf.io.encode_png(pixels))
