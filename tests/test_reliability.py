@@ -1,0 +1,72 @@
+"""A run that dies loses nothing: SIGKILL at random moments, resume, same weights."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tests.test_cli import ROOT, run
+
+FLAGS = ["--preset=tiny", "--deterministic", "--epochs=2", "--attention_epochs=1",
+         "--decay_epoch=1", "--steps_per_epoch=5", "--checkpoint_every=1"]
+
+
+def checkpoint_values(workdir):
+  path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  return path, {name: tf.train.load_variable(path, name)
+                for name, _ in tf.train.list_variables(path) if "OBJECT_GRAPH" not in name}
+
+
+def latest_step(workdir):
+  path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  return -1 if path is None else int(path.rsplit("-", 1)[1])
+
+
+def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
+  straight = str(tmp_path / "straight")
+  run("trainers.train", f"--workdir={straight}", *FLAGS)
+  want_path, want = checkpoint_values(straight)
+  assert want_path.endswith("ckpt-10")
+
+  rng = random.Random(7)
+  killed = str(tmp_path / "killed")
+  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  kills = 0
+  for _ in range(3):
+    target = latest_step(killed) + rng.randint(1, 3)
+    proc = subprocess.Popen([sys.executable, "-m", "trainers.train", f"--workdir={killed}",
+                             *FLAGS], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while proc.poll() is None and latest_step(killed) < target and time.time() < deadline:
+      time.sleep(0.05)
+    time.sleep(rng.random() * 0.3)  # Somewhere in a step or in the next checkpoint write.
+    if proc.poll() is None:
+      proc.send_signal(signal.SIGKILL)
+      kills += 1
+    proc.wait()
+  assert kills >= 2
+  run("trainers.train", f"--workdir={killed}", *FLAGS)  # Resume to the end.
+  got_path, got = checkpoint_values(killed)
+  assert got_path.endswith("ckpt-10")
+  assert got.keys() == want.keys()
+  for name in want:
+    np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_two_identical_deterministic_runs_give_bit_identical_checkpoints(tmp_path):
+  from tests.conftest import tiny
+  from uagit_tf import training
+  values = []
+  for name in ("one", "two"):
+    trainer = training.Trainer(tiny(), str(tmp_path / name))
+    trainer.fit(max_steps=2, progress=False)
+    values.append(checkpoint_values(str(tmp_path / name))[1])
+  assert values[0].keys() == values[1].keys()
+  for name in values[0]:
+    np.testing.assert_array_equal(values[0][name], values[1][name], err_msg=name)
