@@ -52,3 +52,26 @@ def test_evaluate_without_masks_is_a_clear_error(tmp_path, trained_workdir):
   proc = run("trainers.evaluate", f"--workdir={trained_workdir}", f"--dataset={root}",
              f"--output={tmp_path / 'e'}", check=False)
   assert proc.returncode != 0 and "needs ground-truth masks" in proc.stderr
+
+
+def test_kid_and_fid_per_direction_with_a_random_inception(trained_workdir, tmp_path):
+  import keras
+  from uagit_tf.metrics import inception
+  from uagit_tf.translator import restore_networks
+  keras.utils.set_random_seed(0)
+  cfg, nets = restore_networks(trained_workdir)
+  translators = {d: Translator.from_networks(nets, d) for d in DIRECTIONS}
+  results = evaluation.evaluate(translators, cfg.train, str(tmp_path), classifier_steps=5,
+                                feature_model=inception.build_extractor("random"), kid=True,
+                                fid=True, kid_subsets=10)
+  for d in DIRECTIONS:
+    assert np.isfinite(results[d]["kid_x100"]) and results[d]["kid_x100_std"] >= 0
+    assert results[d]["fid"] >= 0
+  assert "KID x100" in evaluation.table(results)
+  assert json.load(open(tmp_path / "metrics.json"))["a2b"]["fid"] == results["a2b"]["fid"]
+
+
+def test_kid_without_weights_fails_fast(trained_workdir, tmp_path):
+  proc = run("trainers.evaluate", f"--workdir={trained_workdir}", "--kid",
+             f"--inception_weights={tmp_path / 'missing.h5'}", check=False)
+  assert proc.returncode != 0 and "InceptionV3 weights not found" in proc.stderr

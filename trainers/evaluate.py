@@ -14,6 +14,7 @@ from absl import flags
 
 from uagit_tf import config as config_lib
 from uagit_tf import evaluation
+from uagit_tf.metrics import inception
 from uagit_tf.translator import DIRECTIONS, Translator, restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
@@ -22,6 +23,12 @@ flags.DEFINE_string("dataset", None, "Test data; default the workdir's --dataset
 flags.DEFINE_string("output", None, "Output folder; default WORKDIR/eval.")
 flags.DEFINE_integer("num_images", None, "Test images per domain; default all.")
 flags.DEFINE_integer("classifier_steps", 300, "Training steps of the object classifier.")
+flags.DEFINE_bool("kid", False, "Also KID x100 (InceptionV3 pool3, cubic kernel) per direction.")
+flags.DEFINE_bool("fid", False, "Also FID per direction.")
+flags.DEFINE_string("inception_weights", None, "InceptionV3 no-top weights (.h5/.keras); "
+                    "default Keras' cache. Never downloaded.")
+flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
+flags.DEFINE_integer("kid_subset_size", 1000, "KID subset size (capped at the set sizes).")
 FLAGS = flags.FLAGS
 
 
@@ -32,9 +39,15 @@ def main(argv):
     if FLAGS.dataset:
       cfg = config_lib.override(cfg, {"dataset": FLAGS.dataset})
     translators = {d: Translator.from_networks(nets, d) for d in DIRECTIONS}
+    features = None
+    if FLAGS.kid or FLAGS.fid:  # Before the long work: a missing file fails in seconds.
+      features = inception.build_extractor(FLAGS.inception_weights)
     results = evaluation.evaluate(translators, cfg.train,
                                   FLAGS.output or os.path.join(FLAGS.workdir, "eval"),
-                                  FLAGS.num_images, FLAGS.classifier_steps)
+                                  FLAGS.num_images, FLAGS.classifier_steps,
+                                  feature_model=features, kid=FLAGS.kid, fid=FLAGS.fid,
+                                  kid_subsets=FLAGS.kid_subsets,
+                                  kid_subset_size=FLAGS.kid_subset_size)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"evaluate: error: {e}")
   print(evaluation.table(results))

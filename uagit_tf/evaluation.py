@@ -18,6 +18,8 @@ import tensorflow as tf
 from uagit_tf import config as config_lib
 from uagit_tf.data import pipeline
 from uagit_tf.metrics import classifier as classifier_lib
+from uagit_tf.metrics import distances
+from uagit_tf.metrics import inception
 from uagit_tf.metrics import masks as mask_metrics
 from uagit_tf.training import image_grid
 from uagit_tf.translator import DIRECTIONS
@@ -55,9 +57,14 @@ def _classifier_data(tcfg: config_lib.TrainConfig, test: dict, size: int, limit:
 
 def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
              num_images: int | None = None, classifier_steps: int = 300,
-             worst: int = 4) -> dict:
+             worst: int = 4, feature_model=None, kid: bool = False, fid: bool = False,
+             kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
   """Evaluates `translators` (direction -> callable on [-1, 1] images returning a dict with
   'mask' and 'translated') on the test split of `tcfg.dataset`.
+
+  With `kid` / `fid` (and an InceptionV3 `feature_model`, see metrics/inception.py), the
+  translated test images are also compared with the real test images of the target domain:
+  KID x100 (mean and std over subsets, as the paper reports it) and FID.
 
   Returns:
     {direction: {metric: value}} plus 'classifier_accuracy'; also written to
@@ -92,6 +99,15 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
         "collapse_one": float(ones.mean()),
         "mask_mean": float(pred.mean()),
     }
+    if kid or fid:
+      real = _load(test[tgt], size, num_images)[0]
+      fake_f = inception.features(feature_model, translated)
+      real_f = inception.features(feature_model, real)
+      if kid:
+        mean, std = distances.kid(fake_f, real_f, kid_subsets, kid_subset_size, tcfg.seed)
+        results[direction].update(kid_x100=100 * mean, kid_x100_std=100 * std)
+      if fid:
+        results[direction]["fid"] = distances.fid(fake_f, real_f)
     order = np.argsort(iou)[:worst]
     grid = image_grid(images[order], true[order], pred[order], translated[order])
     grids[direction] = os.path.join(output_dir, f"worst_iou_{direction}.png")
@@ -113,6 +129,11 @@ def table(results: dict) -> str:
     lines.append(f"{label:24s}" + "".join(f"{results[d][key]:10.3f}" for d in DIRECTIONS)
                  + f"  {target}")
   lines.append(f"{'classifier accuracy':24s}{results['classifier_accuracy']:10.3f}")
+  if "kid_x100" in results["a2b"]:
+    lines.append(f"{'KID x100 (mean +- std)':24s}" + "".join(
+        f"{results[d]['kid_x100']:7.2f}+-{results[d]['kid_x100_std']:.2f}" for d in DIRECTIONS))
+  if "fid" in results["a2b"]:
+    lines.append(f"{'FID':24s}" + "".join(f"{results[d]['fid']:10.2f}" for d in DIRECTIONS))
   return "\n".join(lines)
 
 
