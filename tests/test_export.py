@@ -82,6 +82,10 @@ def test_bad_requests_fail_cleanly(loaded):
     loaded.signatures["a2b_bytes"](image_bytes=tf.constant([b"definitely not an image"]))
   with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
     loaded.signatures["a2b"](images=tf.zeros([1, 8, 8, 4], tf.uint8))
+  empty = loaded.signatures["a2b"](images=tf.zeros([0, 8, 8, 3], tf.uint8))
+  assert empty["translated"].shape == (0, 8, 8, 3) and empty["mask"].shape == (0, 8, 8, 1)
+  assert loaded.signatures["a2b_bytes"](image_bytes=tf.constant([], tf.string))[
+      "translated_bytes"].shape == (0,)
   # The model keeps serving after bad requests.
   assert loaded.signatures["a2b"](images=tf.zeros([1, 8, 8, 3], tf.uint8))["mask"].shape == (
       1, 8, 8, 1)
@@ -227,3 +231,28 @@ def test_tflite_command_writes_a_model_that_loads(trained_workdir, tmp_path):
   result = runner(images=np.zeros([1, 32, 32, 3], np.uint8))
   assert result["translated"].shape == (1, 32, 32, 3) and result["mask"].shape == (1, 32, 32, 1)
   assert not os.path.exists(str(out) + ".tmp")
+
+
+def test_a_killed_export_leaves_no_version_a_server_would_load(trained_workdir, tmp_path):
+  import signal
+  import time
+  base = tmp_path / "base"
+  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  proc = subprocess.Popen([sys.executable, "-m", "export.saved_model",
+                           f"--workdir={trained_workdir}", f"--export_dir={base}"],
+                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 120
+  while not any(n.startswith(".tmp-") for n in (os.listdir(base) if base.exists() else [])):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)  # While the version is being written.
+  proc.wait()
+  versions = [n for n in os.listdir(base) if n.isdigit()]
+  for v in versions:  # Only complete versions may be visible.
+    assert os.path.exists(base / v / "saved_model.pb") and os.path.exists(base / v / "config.json")
+  assert versions == [] or versions == ["1"]
+  # The next export still gets a clean, complete version.
+  path = run("export.saved_model", f"--workdir={trained_workdir}",
+             f"--export_dir={base}").stdout.strip().splitlines()[-1]
+  assert tf.saved_model.load(path).signatures["a2b"](
+      images=tf.zeros([1, 8, 8, 3], tf.uint8))["mask"].shape == (1, 8, 8, 1)

@@ -156,3 +156,18 @@ def test_tensorboard_gets_losses_lr_stage_masks_and_images(trained_workdir):
   grid = acc.Tensors("translation/a2b")[-1].tensor_proto
   h, w = (int(x) for x in tf.make_ndarray(grid)[:2])
   assert (h, w) == (4 * 32, 4 * 32)  # 4 images x (input | mask | translated | recon).
+
+
+def test_a_failed_checkpoint_write_names_the_cause_and_keeps_the_previous(tmp_path,
+                                                                        monkeypatch):
+  trainer = training.Trainer(tiny(), str(tmp_path))
+  trainer.fit(max_steps=2, progress=False)
+  previous = trainer.manager.latest_checkpoint
+
+  def full_disk(*args, **kwargs):
+    raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+  monkeypatch.setattr(trainer.manager, "save", full_disk)
+  with pytest.raises(training.CheckpointError,
+                     match=r"step 3 .*No space left on device.*still .*ckpt-2"):
+    trainer.fit(max_steps=2, progress=False)
+  assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == previous

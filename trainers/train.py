@@ -55,7 +55,8 @@ def main(argv):
     logging.info("Training %d epochs x %d steps into %s", cfg.train.epochs,
                  trainer.steps_per_epoch, FLAGS.workdir)
     trainer.fit()
-  except (ValueError, FileNotFoundError, training.NonFiniteLossError) as e:
+  except (ValueError, FileNotFoundError, training.NonFiniteLossError,
+          training.CheckpointError) as e:
     sys.exit(f"train: error: {e}")
   logging.info("Done at step %d; checkpoints in %s", int(trainer.step),
                os.path.join(FLAGS.workdir, "checkpoints"))

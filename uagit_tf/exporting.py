@@ -70,7 +70,11 @@ class ExportModule(tf.Module):
     checks = [tf.debugging.assert_positive(
         shape[1:3], message="images must have height and width >= 1")]
     with tf.control_dependencies(checks):
-      return self.translators[direction](images01 * 2.0 - 1.0)
+      # An empty batch is a valid request: empty outputs (the nets' padding rejects it).
+      return tf.cond(shape[0] > 0,
+                     lambda: self.translators[direction](images01 * 2.0 - 1.0),
+                     lambda: {"translated": images01, "generated": images01,
+                              "mask": images01[..., :1]})
 
   def signature(self, direction: str, kind: str, image_size: int | None = None):
     """The one place that defines inputs and outputs of every exported function.

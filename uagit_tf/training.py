@@ -33,6 +33,10 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or Inf; the last good checkpoint is kept."""
 
 
+class CheckpointError(RuntimeError):
+  """A checkpoint could not be written; the previous one is kept."""
+
+
 def learning_rate(cfg: config_lib.TrainConfig, epoch: int) -> float:
   """Constant for epochs < decay_epoch, then linear towards 0 at `epochs` (SPEC)."""
   if epoch < cfg.decay_epoch:
@@ -248,8 +252,19 @@ class Trainer:
     return losses
 
   def save(self) -> str:
-    """Writes a checkpoint for the current step (atomic: the index is updated last)."""
-    path = self.manager.save(checkpoint_number=self.step)
+    """Writes a checkpoint for the current step (atomic: the index is updated last).
+
+    Raises:
+      CheckpointError: the write failed (disk full, read-only); the previous
+        checkpoint stays the latest.
+    """
+    try:
+      path = self.manager.save(checkpoint_number=self.step)
+    except (OSError, tf.errors.OpError) as e:
+      raise CheckpointError(
+          f"Could not write the checkpoint of step {int(self.step)} in {self.manager.directory}"
+          f" ({getattr(e, 'message', None) or e}). The latest checkpoint is still "
+          f"{self.manager.latest_checkpoint}; free space and run again to resume.") from e
     logging.info("Saved %s", path)
     return path
 

@@ -1,0 +1,86 @@
+"""Fuzzing every SavedModel signature: valid outputs of the right shape or a clean error."""
+
+import os
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_cli import run
+
+TRIED = {"images": 0, "bytes": 0}
+CLEAN_ERRORS = (tf.errors.InvalidArgumentError, ValueError, TypeError)
+
+
+@pytest.fixture(scope="module")
+def signatures(trained_workdir, tmp_path_factory):
+  base = str(tmp_path_factory.mktemp("fuzz"))
+  run("export.saved_model", f"--workdir={trained_workdir}", f"--export_dir={base}")
+  yield tf.saved_model.load(os.path.join(base, "1")).signatures
+  print(f"\nfuzzed inputs tried: {TRIED}")
+
+
+sizes = st.one_of(st.integers(0, 40), st.sampled_from([1, 2, 3, 255, 1023, 2048]))
+dtypes = st.sampled_from([np.uint8, np.uint8, np.uint8, np.float32, np.int32, np.uint16])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(batch=st.integers(0, 3), h=sizes, w=sizes, channels=st.sampled_from([3, 3, 3, 1, 4]),
+       dtype=dtypes, name=st.sampled_from(["serving_default", "a2b", "b2a"]))
+def test_image_signatures(signatures, batch, h, w, channels, dtype, name):
+  if batch * h * w > 2048 * 2048:  # Keep one call under ~4 MPixel on a 2-core CI machine.
+    batch = 1
+  TRIED["images"] += 1
+  images = np.random.default_rng(h * 7 + w).integers(0, 255, [batch, h, w, channels]).astype(
+      dtype)
+  try:
+    out = signatures[name](images=tf.constant(images))
+  except CLEAN_ERRORS:
+    assert channels != 3 or dtype != np.uint8 or h == 0 or w == 0
+    return
+  assert channels == 3 and dtype == np.uint8
+  assert out["translated"].shape == (batch, h, w, 3) and out["translated"].dtype == tf.uint8
+  assert out["generated"].shape == (batch, h, w, 3)
+  assert out["mask"].shape == (batch, h, w, 1)
+  mask = out["mask"].numpy()
+  assert np.all((mask >= 0) & (mask <= 1))
+
+
+def _png(h, w, channels, seed):
+  data = np.random.default_rng(seed).integers(0, 255, [h, w, channels], dtype=np.uint8)
+  return tf.io.encode_png(data).numpy()
+
+
+payloads = st.one_of(
+    st.binary(max_size=64),
+    st.builds(_png, st.integers(1, 64), st.integers(1, 64), st.sampled_from([1, 3, 4]),
+              st.integers(0, 9)),
+    st.builds(lambda b: b[: len(b) // 2], st.builds(_png, st.just(32), st.just(32),
+                                                     st.just(3), st.just(1))))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(batch=st.lists(payloads, min_size=0, max_size=3),
+       name=st.sampled_from(["a2b_bytes", "b2a_bytes"]))
+def test_bytes_signatures(signatures, batch, name):
+  TRIED["bytes"] += 1
+  try:
+    out = signatures[name](image_bytes=tf.constant(batch, dtype=tf.string))
+  except CLEAN_ERRORS:
+    return
+  assert out["translated_bytes"].shape == (len(batch),)
+  for data, translated, mask in zip(batch, out["translated_bytes"], out["mask_bytes"]):
+    shape = tf.io.decode_image(data, channels=3, expand_animations=False).shape
+    assert tf.io.decode_png(translated).shape == (shape[0], shape[1], 3)
+    assert tf.io.decode_png(mask).shape == (shape[0], shape[1], 1)
+
+
+def test_the_model_still_serves_after_the_fuzzing(signatures):
+  out = signatures["a2b"](images=tf.zeros([1, 16, 16, 3], tf.uint8))
+  assert out["translated"].shape == (1, 16, 16, 3)
+  assert sum(TRIED.values()) >= 40
