@@ -116,3 +116,22 @@ def test_plain_cyclegan_has_no_attention_nets():
   nets = build_networks(config.ModelConfig(ngf=4, ndf=4, n_res_blocks=1, attention=False), 16)
   assert nets.att == {}
   assert sorted(nets.by_name()) == ["disc_a", "disc_b", "gen_a2b", "gen_b2a"]
+
+
+def receptive_field(n_layers):
+  """Of 4x4 convs: n_layers with stride 2, then two with stride 1 (the last is the head)."""
+  rf, jump = 1, 1
+  for stride in [2] * n_layers + [1, 1]:
+    rf += 3 * jump
+    jump *= stride
+  return rf
+
+
+@pytest.mark.parametrize("n_layers,rf,out", [(1, 16, 32), (2, 34, 16), (3, 70, 8)])
+def test_discriminator_depth_sets_the_patch_size(n_layers, rf, out):
+  assert receptive_field(n_layers) == rf
+  disc = PatchDiscriminator(8, n_layers)
+  assert disc(tf.zeros([1, 64, 64, 3])).shape == (1, out, out, 1)
+  widths = [3] + [8 * min(2**i, 8) for i in range(n_layers + 1)]
+  expected = sum(conv_params(4, a, b) + norm_params(b) for a, b in zip(widths, widths[1:]))
+  assert disc.count_params() == expected + conv_params(4, widths[-1], 1)

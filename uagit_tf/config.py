@@ -25,6 +25,7 @@ class ModelConfig:
   """Architecture of the generators, attention nets and discriminators."""
   ngf: int = _f(32, "Generator base width (authors: 32, CycleGAN: 64).")
   ndf: int = _f(64, "Discriminator base width.")
+  disc_layers: int = _f(3, "Stride-2 layers of the PatchGAN: 3 gives the paper's 70x70 patches (for 256 px); 1 (16 px) keeps that locality at 64 px.")
   n_res_blocks: int = _f(9, "Residual blocks in the generator (6 is usual below 256 px).")
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
@@ -35,6 +36,8 @@ class ModelConfig:
     for name in ("ngf", "ndf", "attention_width"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if not 1 <= self.disc_layers <= 5:
+      raise ValueError(f"disc_layers must be in [1, 5], got {self.disc_layers}")
     if self.n_res_blocks < 0:
       raise ValueError(f"n_res_blocks must be >= 0, got {self.n_res_blocks}")
     if self.attention_decoder_kernel not in (1, 3):

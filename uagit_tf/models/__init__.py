@@ -61,7 +61,7 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
          for d, o in zip(DOMAINS, DOMAINS[::-1])}
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, name=f"att_{d}")
           for d in DOMAINS} if cfg.attention else {})
-  disc = ({d: PatchDiscriminator(cfg.ndf, name=f"disc_{d}") for d in DOMAINS}
+  disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}
           if discriminators else {})
   x = tf.zeros([1, image_size, image_size, 3])
   for net in [*gen.values(), *att.values(), *disc.values()]:
