@@ -171,3 +171,30 @@ def test_a_failed_checkpoint_write_names_the_cause_and_keeps_the_previous(tmp_pa
                      match=r"step 3 .*No space left on device.*still .*ckpt-2"):
     trainer.fit(max_steps=2, progress=False)
   assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == previous
+
+
+class PoisonedSource:
+  """A training source whose image `bad` is NaN: a corrupt sample mid-epoch."""
+
+  def __init__(self, source, bad):
+    self.source, self.bad, self.size = source, bad, source.size
+
+  def load(self, index, size):
+    image = self.source.load(index, size)
+    return tf.where(tf.equal(index, self.bad), tf.fill(tf.shape(image), np.nan), image)
+
+
+def test_skip_nonfinite_steps_leaves_bad_batches_out(tmp_path):
+  cfg = tiny(synthetic_train_size=3, skip_nonfinite_steps=2, checkpoint_every=100)
+  sources = pipeline.sources(cfg.train, "train")
+  sources = {"a": PoisonedSource(sources["a"], 1), "b": sources["b"]}
+  trainer = training.Trainer(cfg, str(tmp_path / "skip"), sources)
+  trainer.fit(progress=False)  # 2 epochs x 3 steps: the poisoned image comes once a epoch.
+  assert int(trainer.step) == 6 and len(trainer.skipped_steps) == 2
+  for net in trainer.nets.by_name().values():
+    assert all(np.isfinite(w.numpy()).all() for w in net.weights)
+
+  strict = training.Trainer(config.override(cfg, {"skip_nonfinite_steps": 0}),
+                            str(tmp_path / "strict"), sources)
+  with pytest.raises(training.NonFiniteLossError, match="Non-finite loss at step"):
+    strict.fit(progress=False)

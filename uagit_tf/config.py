@@ -74,6 +74,7 @@ class TrainConfig:
   summary_every: int = _f(50, "Steps between TensorBoard scalar summaries.")
   image_summary_every: int = _f(500, "Steps between TensorBoard image grids (input | mask | translated | reconstruction).")
   deterministic: bool = _f(False, "Turn on op determinism: bit-exact runs and resumes, slower.")
+  skip_nonfinite_steps: int = _f(0, "Skip up to N batches whose loss is NaN/Inf (back to the last checkpoint, that batch left out); 0 stops at the first.")
 
   def __post_init__(self):
     if self.image_size < 8 or self.image_size % 4:

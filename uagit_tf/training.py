@@ -89,6 +89,7 @@ class Trainer:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       logging.info("Restored %s (step %d)", self.manager.latest_checkpoint, int(self.step))
     self._steps = {s: tf.function(functools.partial(self.train_step, stage=s)) for s in (1, 2)}
+    self.skipped_steps: set[int] = set()  # Steps left out after non-finite losses.
 
   # ----------------------------------------------------------------------------------
   # The method.
@@ -207,6 +208,8 @@ class Trainer:
     end = self.total_steps if max_steps is None else min(self.total_steps,
                                                           int(self.step) + max_steps)
     losses = {}
+    if self.manager.latest_checkpoint is None:
+      self.save()  # Step 0: a state to go back to if the very first steps go wrong.
     while int(self.step) < end:
       step = int(self.step)
       epoch, offset = divmod(step, self.steps_per_epoch)
@@ -223,11 +226,25 @@ class Trainer:
                                 stateful_metrics=_BAR_LOSSES, unit_name="step")
       bar.update(offset)
       started = time.time()
+      restarted = False
       for batch_a, batch_b in pipeline.train_epoch(self.sources, tcfg, epoch,
                                                    self.steps_per_epoch, offset, stop):
+        if int(self.step) + 1 in self.skipped_steps:
+          self.step.assign_add(1)  # This batch gave a non-finite loss before: leave it out.
+          continue
         losses = {k: float(v) for k, v in self._steps[stage](batch_a, batch_b).items()}
         step = int(self.step)
-        _check_finite(losses, step)
+        if not all(math.isfinite(v) for v in losses.values()):
+          if len(self.skipped_steps) >= tcfg.skip_nonfinite_steps:
+            _check_finite(losses, step)  # Raises, naming the step and the loss.
+          self.skipped_steps.add(step)
+          logging.warning("Non-finite loss at step %d (%s): going back to %s and leaving "
+                          "that batch out (%d of --skip_nonfinite_steps=%d)", step,
+                          _non_finite(losses), self.manager.latest_checkpoint,
+                          len(self.skipped_steps), tcfg.skip_nonfinite_steps)
+          self.checkpoint.restore(self.manager.latest_checkpoint)
+          restarted = True
+          break
         bar.update(step - epoch * self.steps_per_epoch,
                    [(k, losses[k]) for k in _BAR_LOSSES if k in losses], finalize=False)
         if step % tcfg.summary_every == 0:
@@ -245,8 +262,10 @@ class Trainer:
           self._write_images(writer, preview, step)
         if step % tcfg.checkpoint_every == 0 and step % self.steps_per_epoch:
           self.save()
+      if restarted:
+        continue
       if live:
-        bar.update(step - epoch * self.steps_per_epoch, finalize=True)
+        bar.update(int(self.step) - epoch * self.steps_per_epoch, finalize=True)
       self.save()
     writer.flush()
     return losses
@@ -294,8 +313,12 @@ def image_grid(*columns: tf.Tensor) -> tf.Tensor:
   return tf.reshape(rows, [1, -1, rows.shape[2], 3])
 
 
+def _non_finite(losses: dict) -> dict:
+  return {k: v for k, v in losses.items() if not math.isfinite(v)}
+
+
 def _check_finite(losses: dict, step: int) -> None:
-  bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+  bad = _non_finite(losses)
   if bad:
     raise NonFiniteLossError(
         f"Non-finite loss at step {step}: {bad}. Training stopped; the last good checkpoint "
