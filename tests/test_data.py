@@ -46,7 +46,7 @@ def test_folder_dataset_decodes_odd_images_and_skips_unreadable(tmp_path):
   Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(str(d / "first.gif"))
   (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
   (d / "notes.txt").write_text("ignored")
-  paths = folders.readable_images(str(d))
+  paths, _ = folders.readable_images(str(d))
   names = sorted(os.path.relpath(p, d) for p in paths)
   assert names == ["deep.png", "first.gif", "gray.jpg", "nested/UPPER.PNG", "rgb.png", "rgba.png"]
   for p in paths:
@@ -76,7 +76,7 @@ def test_train_b_missing_names_the_path(tmp_path):
 
 
 def test_unknown_dataset_is_a_clear_error():
-  with pytest.raises(ValueError, match="neither 'synthetic' nor an existing folder"):
+  with pytest.raises(ValueError, match="neither 'synthetic', an existing folder .* nor a TFDS name"):
     pipeline.sources(tiny(dataset="/no/such/place").train, "train")
 
 
@@ -166,3 +166,15 @@ def test_identical_domain_folders_are_warned_about(tmp_path):
   shutil.copytree(tmp_path / "trainA", tmp_path / "trainB")
   (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train"))
   assert "trainA" in warning and "trainB" in warning and "same files" in warning
+
+
+def test_folder_cache_gives_the_same_pixels_as_decoding_from_disk(tmp_path):
+  root = make_folder_dataset(tmp_path, n=3, splits=("train",), size=(40, 48))
+  cached = folders.FolderDomain(root, "train", "a", cache_size=36)
+  from_disk = folders.FolderDomain(root, "train", "a")
+  small_budget = folders.FolderDomain(root, "train", "a", cache_size=36, cache_budget=100)
+  assert cached._cache is not None and from_disk._cache is None and small_budget._cache is None
+  for i in range(3):
+    a = cached.load(tf.constant(i), 36).numpy()
+    b = from_disk.load(tf.constant(i), 36).numpy()
+    np.testing.assert_allclose(a, b, atol=1.01 * 2 / 255)  # uint8 rounding, in [-1, 1].

@@ -12,7 +12,10 @@ import os
 import re
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
+
+from uagit_tf.data import cache
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -57,20 +60,27 @@ def _reason(error: tf.errors.OpError) -> str:
   return text.strip() or type(error).__name__
 
 
-def readable_images(directory: str) -> list[str]:
+def readable_images(directory: str, keep_size: int | None = None
+                    ) -> tuple[list[str], list[np.ndarray]]:
   """The decodable images below `directory`; logs the ones skipped.
 
+  Args:
+    keep_size: also return each image decoded, as uint8 at this size (for the cache).
+  Returns:
+    (paths, images); images is empty without keep_size.
   Raises:
     ValueError: `directory` is missing, or holds no readable image.
   """
   if not os.path.isdir(directory):
     raise ValueError(f"Image folder not found: {directory}")
   paths = list_images(directory)
-  good, bad = [], []
+  good, bad, kept = [], [], []
   for path in paths:
     try:
-      read_image(path)
+      image = read_image(path)
       good.append(path)
+      if keep_size:
+        kept.append(cache.to_uint8(image, keep_size))
     except ValueError:
       bad.append(path)
   if bad:
@@ -80,7 +90,7 @@ def readable_images(directory: str) -> list[str]:
     raise ValueError(
         f"No readable image in {directory} (found {len(paths)} file(s) with extensions "
         f"{', '.join(IMAGE_EXTENSIONS)}; {len(bad)} could not be decoded).")
-  return good
+  return good, kept
 
 
 def resize(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -92,10 +102,16 @@ def resize(image: tf.Tensor, size: int) -> tf.Tensor:
 class FolderDomain:
   """One domain of one split: root/{split}{A|B}, optionally with root/masks/{split}{A|B}."""
 
-  def __init__(self, root: str, split: str, domain: str):
+  def __init__(self, root: str, split: str, domain: str, cache_size: int | None = None,
+               cache_budget: int = cache.DEFAULT_BUDGET_BYTES):
+    """cache_size: keep the decoded images in memory at this size, if they fit the budget
+    (they are decoded at start anyway, to find unreadable files)."""
     self.directory = os.path.join(root, f"{split}{domain.upper()}")
-    self.paths = readable_images(self.directory)
+    n = len(list_images(self.directory)) if os.path.isdir(self.directory) else 0
+    keep = cache_size if cache_size and n * cache_size**2 * 3 <= cache_budget else None
+    self.paths, kept = readable_images(self.directory, keep)
     self.size = len(self.paths)
+    self._cache = cache.ImageCache(kept, f"cache_{split}{domain}") if kept else None
     mask_dir = os.path.join(root, "masks", f"{split}{domain.upper()}")
     self.mask_paths = None
     if os.path.isdir(mask_dir):
@@ -110,6 +126,8 @@ class FolderDomain:
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
     """Image `index` as [size, size, 3] in [-1, 1]."""
+    if self._cache is not None:
+      return self._cache.load(index, size)
     return resize(decode(tf.io.read_file(tf.gather(self._paths, index))), size)
 
   def load_mask(self, index: tf.Tensor, size: int) -> tf.Tensor:

@@ -49,7 +49,8 @@ def sources(cfg: TrainConfig, split: str) -> dict:
     return {d: SyntheticDomain(cfg.seed, split, d, n, cfg.synthetic_background_mix)
             for d in DOMAINS}
   if os.path.isdir(cfg.dataset):  # An existing folder always wins over a TFDS name.
-    return {d: folders.FolderDomain(cfg.dataset, split, d) for d in DOMAINS}
+    size = max(cfg.load_size, cfg.image_size) if split == "train" else cfg.image_size
+    return {d: folders.FolderDomain(cfg.dataset, split, d, cache_size=size) for d in DOMAINS}
   if "/" in cfg.dataset and not cfg.dataset.startswith((".", "/", "~")):
     from uagit_tf.data import tfds as tfds_lib
     size = max(cfg.load_size, cfg.image_size)

@@ -8,8 +8,9 @@ error, within seconds, that says how to get it. Each split is decoded once and k
 memory at the size the pipeline needs (horse2zebra at 286 px: about 600 MB).
 """
 
-import numpy as np
 import tensorflow as tf
+
+from uagit_tf.data import cache
 
 
 def _missing(name: str, data_dir: str | None, error: Exception) -> ValueError:
@@ -36,23 +37,15 @@ class TfdsDomain:
     except ValueError as e:  # Unknown split.
       raise ValueError(f"TFDS data set {name!r} has no split {split_name!r}: {e}") from None
 
-    def resize(example):
-      image = tf.image.resize(tf.cast(example["image"][..., :3], tf.float32), [cache_size] * 2,
-                              method="bilinear", antialias=True)
-      return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
-
-    images = [x.numpy() for x in ds.map(resize, num_parallel_calls=tf.data.AUTOTUNE)]
+    images = [cache.to_uint8(tf.cast(x["image"][..., :3], tf.float32) / 255.0, cache_size)
+              for x in ds]
     if not images:
       raise ValueError(f"TFDS split {name}:{split_name} is empty")
     self.size = len(images)
-    # A variable, not a constant: tf.data would otherwise copy the whole cache into its graph.
-    self._images = tf.Variable(np.stack(images), trainable=False, name=f"tfds_{split_name}")
+    self._cache = cache.ImageCache(images, f"tfds_{split_name}")
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
-    image = tf.cast(tf.gather(self._images, index), tf.float32) / 255.0
-    if image.shape[0] != size:
-      image = tf.image.resize(image, [size, size], method="bilinear", antialias=True)
-    return tf.clip_by_value(image, 0.0, 1.0) * 2.0 - 1.0
+    return self._cache.load(index, size)
 
   def load_mask(self, index: tf.Tensor, size: int) -> tf.Tensor:
     raise ValueError("TFDS cycle_gan data sets have no ground-truth masks")
