@@ -44,11 +44,14 @@ def test_folder_dataset_decodes_odd_images_and_skips_unreadable(tmp_path):
   write_image(str(d / "deep.png"), bits=16)
   write_image(str(d / "nested" / "UPPER.PNG"))
   Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(str(d / "first.gif"))
+  write_image(str(d / "photo.webp"))
+  write_image(str(d / "old.bmp"))
   (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
   (d / "notes.txt").write_text("ignored")
   paths, _ = folders.readable_images(str(d))
   names = sorted(os.path.relpath(p, d) for p in paths)
-  assert names == ["deep.png", "first.gif", "gray.jpg", "nested/UPPER.PNG", "rgb.png", "rgba.png"]
+  assert names == ["deep.png", "first.gif", "gray.jpg", "nested/UPPER.PNG", "old.bmp",
+                   "photo.webp", "rgb.png", "rgba.png"]
   for p in paths:
     image = folders.read_image(p).numpy()
     assert image.shape[-1] == 3 and 0 <= image.min() and image.max() <= 1
