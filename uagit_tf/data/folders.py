@@ -31,8 +31,18 @@ def list_images(directory: str) -> list[str]:
 
 
 def decode(contents: tf.Tensor) -> tf.Tensor:
-  """Encoded bytes -> float32 [H, W, 3] in [0, 1]; works in graphs (tf.data, exports)."""
-  image = tf.io.decode_image(contents, channels=3, dtype=tf.float32, expand_animations=False)
+  """Encoded bytes -> float32 [H, W, 3] in [0, 1]; works in graphs (tf.data, exports).
+
+  PNGs are decoded at 16 bits (8-bit ones are scaled up exactly), everything else at 8:
+  decode_image cannot give WebP as anything but uint8.
+  """
+  is_png = tf.equal(tf.strings.substr(contents, 0, 8), b"\x89PNG\r\n\x1a\n")
+  image = tf.cond(
+      is_png,
+      lambda: tf.image.convert_image_dtype(
+          tf.io.decode_png(contents, channels=3, dtype=tf.uint16), tf.float32),
+      lambda: tf.image.convert_image_dtype(
+          tf.io.decode_image(contents, channels=3, expand_animations=False), tf.float32))
   image.set_shape([None, None, 3])
   return image
 
