@@ -21,6 +21,7 @@ from uagit_tf.metrics import classifier as classifier_lib
 from uagit_tf.metrics import distances
 from uagit_tf.metrics import inception
 from uagit_tf.metrics import masks as mask_metrics
+from uagit_tf.pixels import to_uint8
 from uagit_tf.training import image_grid
 from uagit_tf.translator import DIRECTIONS
 
@@ -39,20 +40,18 @@ def _load(source, size: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]
           np.concatenate([b[1].numpy() for b in batches]))
 
 
-def _classifier_data(tcfg: config_lib.TrainConfig, test: dict, size: int, limit: int):
-  """Blanked real objects to train the classifier on: the training split if it has masks,
-  else the first half of the test split (the second half is then held out)."""
+def _classifier_data(tcfg: config_lib.TrainConfig, test_data: dict, size: int, limit: int):
+  """Blanked real objects to train the classifier on: the training split if it has masks
+  (the loaded test images are then held out), else the first half of the test images (the
+  second half is held out)."""
   blank = lambda x, m: classifier_lib.blank_background(x, m).numpy()
+  held = {d: blank(*test_data[d]) for d in test_data}
   try:
     train = pipeline.sources(tcfg, "train")
-    data = {d: blank(*_load(train[d], size, limit)) for d in train}
-    held = {d: blank(*_load(test[d], size, limit)) for d in test}
+    return {d: blank(*_load(train[d], size, limit)) for d in train}, held
   except ValueError:
-    data, held = {}, {}
-    for d in test:
-      x = blank(*_load(test[d], size, None))
-      data[d], held[d] = x[:len(x) // 2], x[len(x) // 2:]
-  return data, held
+    return ({d: x[:len(x) // 2] for d, x in held.items()},
+            {d: x[len(x) // 2:] for d, x in held.items()})
 
 
 def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
@@ -75,13 +74,13 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
   os.makedirs(output_dir, exist_ok=True)
   size = tcfg.image_size
   test = pipeline.sources(tcfg, "test")
-  data, held = _classifier_data(tcfg, test, size, 500)
+  test_data = {d: _load(test[d], size, num_images) for d in test}  # Decoded once.
+  data, held = _classifier_data(tcfg, test_data, size, 500)
   model = classifier_lib.train_classifier(data["a"], data["b"], classifier_steps, seed=tcfg.seed)
   results = {"classifier_accuracy": classifier_lib.accuracy(model, held["a"], held["b"])}
   logging.info("Object classifier held-out accuracy: %.3f", results["classifier_accuracy"])
-  grids = {}
   for direction, (src, tgt) in DIRECTIONS.items():
-    images, true = _load(test[src], size, num_images)
+    images, true = test_data[src]
     outs = [translators[direction](tf.constant(images[i:i + 16]))
             for i in range(0, len(images), 16)]
     pred = np.concatenate([o["mask"].numpy() for o in outs])
@@ -100,7 +99,7 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
         "mask_mean": float(pred.mean()),
     }
     if kid or fid:
-      real = _load(test[tgt], size, num_images)[0]
+      real = test_data[tgt][0]
       fake_f = inception.features(feature_model, translated)
       real_f = inception.features(feature_model, real)
       if kid:
@@ -109,13 +108,11 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
       if fid:
         results[direction]["fid"] = distances.fid(fake_f, real_f)
     order = np.argsort(iou)[:worst]
-    grid = image_grid(images[order], true[order], pred[order], translated[order])
-    grids[direction] = os.path.join(output_dir, f"worst_iou_{direction}.png")
-    tf.io.write_file(grids[direction], tf.io.encode_png(
-        tf.cast(tf.round(grid[0] * 255.0), tf.uint8)))
-    sample = image_grid(images[:8], pred[:8], translated[:8])
-    tf.io.write_file(os.path.join(output_dir, f"samples_{direction}.png"),
-                     tf.io.encode_png(tf.cast(tf.round(sample[0] * 255.0), tf.uint8)))
+    grids = {"worst_iou": image_grid(images[order], true[order], pred[order], translated[order]),
+             "samples": image_grid(images[:8], pred[:8], translated[:8])}
+    for name, grid in grids.items():
+      tf.io.write_file(os.path.join(output_dir, f"{name}_{direction}.png"),
+                       tf.io.encode_png(to_uint8(grid[0], 0.0)))
   with open(os.path.join(output_dir, "metrics.json"), "w") as f:
     json.dump(results, f, indent=2, sort_keys=True)
   _write_report(results, output_dir)

@@ -20,16 +20,11 @@ import tensorflow as tf
 
 from uagit_tf import config as config_lib
 from uagit_tf.models import Networks
+from uagit_tf.pixels import to_uint8
 from uagit_tf.translator import DIRECTIONS, Translator
 
 SERVING_SIGNATURES = ("serving_default", "a2b", "b2a", "a2b_bytes", "b2a_bytes")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-
-
-def _to_uint8(images: tf.Tensor, lo: float) -> tf.Tensor:
-  """[lo, 1] floats -> uint8 0-255 (lo is -1 for images, 0 for masks)."""
-  scaled = (images - lo) / (1.0 - lo) * 255.0
-  return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
 
 
 class ExportModule(tf.Module):
@@ -91,8 +86,8 @@ class ExportModule(tf.Module):
       @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, "images")])
       def serve(images):
         out = self._translate(tf.cast(images, tf.float32) / 255.0, direction)
-        return {"translated": _to_uint8(out["translated"], -1.0), "mask": out["mask"],
-                "generated": _to_uint8(out["generated"], -1.0)}
+        return {"translated": to_uint8(out["translated"], -1.0), "mask": out["mask"],
+                "generated": to_uint8(out["generated"], -1.0)}
       return serve
     if kind == "bytes":
       @tf.function(input_signature=[tf.TensorSpec([None], tf.string, "image_bytes")])
@@ -100,8 +95,8 @@ class ExportModule(tf.Module):
         def one(data):
           image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
           out = self._translate(tf.cast(image, tf.float32)[None] / 255.0, direction)
-          return (tf.io.encode_png(_to_uint8(out["translated"][0], -1.0)),
-                  tf.io.encode_png(_to_uint8(out["mask"][0], 0.0)))
+          return (tf.io.encode_png(to_uint8(out["translated"][0], -1.0)),
+                  tf.io.encode_png(to_uint8(out["mask"][0], 0.0)))
         translated, mask = tf.map_fn(one, image_bytes,
                                      fn_output_signature=(tf.string, tf.string))
         return {"translated_bytes": translated, "mask_bytes": mask}
@@ -115,8 +110,8 @@ class ExportModule(tf.Module):
         x = tf.cast(images, tf.float32) / 255.0 if dtype == tf.uint8 else images
         out = self.translators[direction](x * 2.0 - 1.0)
         if dtype == tf.uint8:
-          return {"translated": _to_uint8(out["translated"], -1.0),
-                  "mask": _to_uint8(out["mask"], 0.0)}
+          return {"translated": to_uint8(out["translated"], -1.0),
+                  "mask": to_uint8(out["mask"], 0.0)}
         return {"translated": (out["translated"] + 1.0) / 2.0, "mask": out["mask"]}
       return serve_fixed
     raise ValueError(f"Unknown signature kind {kind!r}")

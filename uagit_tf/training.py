@@ -234,13 +234,17 @@ class Trainer:
           continue
         losses = {k: float(v) for k, v in self._steps[stage](batch_a, batch_b).items()}
         step = int(self.step)
-        if not all(math.isfinite(v) for v in losses.values()):
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
           if len(self.skipped_steps) >= tcfg.skip_nonfinite_steps:
-            _check_finite(losses, step)  # Raises, naming the step and the loss.
+            raise NonFiniteLossError(
+                f"Non-finite loss at step {step}: {bad}. Training stopped; the last good "
+                "checkpoint is kept. Lower --lr, check the input data, or pass "
+                "--skip_nonfinite_steps.")
           self.skipped_steps.add(step)
           logging.warning("Non-finite loss at step %d (%s): going back to %s and leaving "
                           "that batch out (%d of --skip_nonfinite_steps=%d)", step,
-                          _non_finite(losses), self.manager.latest_checkpoint,
+                          bad, self.manager.latest_checkpoint,
                           len(self.skipped_steps), tcfg.skip_nonfinite_steps)
           self.checkpoint.restore(self.manager.latest_checkpoint)
           restarted = True
@@ -311,18 +315,6 @@ def image_grid(*columns: tf.Tensor) -> tf.Tensor:
     cells.append(tf.clip_by_value(col, 0.0, 1.0))
   rows = tf.concat(cells, axis=2)  # [N, H, kW, 3]
   return tf.reshape(rows, [1, -1, rows.shape[2], 3])
-
-
-def _non_finite(losses: dict) -> dict:
-  return {k: v for k, v in losses.items() if not math.isfinite(v)}
-
-
-def _check_finite(losses: dict, step: int) -> None:
-  bad = _non_finite(losses)
-  if bad:
-    raise NonFiniteLossError(
-        f"Non-finite loss at step {step}: {bad}. Training stopped; the last good checkpoint "
-        "is kept. Lower --lr, or check the input data.")
 
 
 def _check_workdir(workdir: str) -> None:

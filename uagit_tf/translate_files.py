@@ -10,20 +10,14 @@ import html
 import os
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from uagit_tf.data import folders
+from uagit_tf.pixels import to_uint8
 from uagit_tf.translator import Translator
 
 
-def _to_uint8(images: tf.Tensor, value_range: tuple[float, float]) -> np.ndarray:
-  lo, hi = value_range
-  scaled = (images - lo) / (hi - lo) * 255.0
-  return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8).numpy()
-
-
-def _write_png(path: str, image: np.ndarray) -> None:
+def _write_png(path: str, image: tf.Tensor) -> None:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   tf.io.write_file(path, tf.io.encode_png(image))
 
@@ -65,9 +59,9 @@ def translate_files(translator: Translator, input_path: str, output_dir: str) ->
     stem = os.path.splitext(os.path.relpath(path, root))[0]
     files = {kind: os.path.join(output_dir, f"{stem}_{kind}.png")
              for kind in ("input", "mask", "translated")}
-    _write_png(files["input"], _to_uint8(image, (0.0, 1.0)))
-    _write_png(files["mask"], _to_uint8(out["mask"][0], (0.0, 1.0)))
-    _write_png(files["translated"], _to_uint8(out["translated"][0], (-1.0, 1.0)))
+    _write_png(files["input"], to_uint8(image, 0.0))
+    _write_png(files["mask"], to_uint8(out["mask"][0], 0.0))
+    _write_png(files["translated"], to_uint8(out["translated"][0]))
     mask = out["mask"].numpy()
     results.append({"source": path, **files, "mask_mean": float(mask.mean())})
     logging.info("[%d/%d] %s (mask mean %.3f)", i + 1, len(paths), path, mask.mean())

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from uagit_tf import pixels
+
 # Folders larger than this (decoded, at the cache size) are decoded from disk every epoch.
 DEFAULT_BUDGET_BYTES = 2 * 2**30
 
@@ -10,7 +12,7 @@ DEFAULT_BUDGET_BYTES = 2 * 2**30
 def to_uint8(image01: tf.Tensor, size: int) -> np.ndarray:
   """[H, W, 3] in [0, 1] -> [size, size, 3] uint8 (antialiased bilinear)."""
   image = tf.image.resize(image01, [size, size], method="bilinear", antialias=True)
-  return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8).numpy()
+  return pixels.to_uint8(image, 0.0).numpy()
 
 
 class ImageCache:

@@ -70,12 +70,14 @@ def _reason(error: tf.errors.OpError) -> str:
   return text.strip() or type(error).__name__
 
 
-def readable_images(directory: str, keep_size: int | None = None
+def readable_images(directory: str, keep_size: int | None = None,
+                    keep_budget: int = cache.DEFAULT_BUDGET_BYTES
                     ) -> tuple[list[str], list[np.ndarray]]:
   """The decodable images below `directory`; logs the ones skipped.
 
   Args:
-    keep_size: also return each image decoded, as uint8 at this size (for the cache).
+    keep_size: also return each image decoded, as uint8 at this size (for the cache), if
+      they all fit in `keep_budget` bytes.
   Returns:
     (paths, images); images is empty without keep_size.
   Raises:
@@ -84,15 +86,18 @@ def readable_images(directory: str, keep_size: int | None = None
   if not os.path.isdir(directory):
     raise ValueError(f"Image folder not found: {directory}")
   paths = list_images(directory)
+  if keep_size and len(paths) * keep_size**2 * 3 > keep_budget:
+    keep_size = None
   good, bad, kept = [], [], []
   for path in paths:
     try:
       image = read_image(path)
-      good.append(path)
-      if keep_size:
-        kept.append(cache.to_uint8(image, keep_size))
     except ValueError:
       bad.append(path)
+      continue
+    good.append(path)
+    if keep_size:
+      kept.append(cache.to_uint8(image, keep_size))
   if bad:
     logging.warning("Skipped %d unreadable image(s) in %s, e.g. %s", len(bad), directory,
                     ", ".join(os.path.basename(p) for p in bad[:5]))
@@ -117,9 +122,7 @@ class FolderDomain:
     """cache_size: keep the decoded images in memory at this size, if they fit the budget
     (they are decoded at start anyway, to find unreadable files)."""
     self.directory = os.path.join(root, f"{split}{domain.upper()}")
-    n = len(list_images(self.directory)) if os.path.isdir(self.directory) else 0
-    keep = cache_size if cache_size and n * cache_size**2 * 3 <= cache_budget else None
-    self.paths, kept = readable_images(self.directory, keep)
+    self.paths, kept = readable_images(self.directory, cache_size, cache_budget)
     self.size = len(self.paths)
     self._cache = cache.ImageCache(kept, f"cache_{split}{domain}") if kept else None
     mask_dir = os.path.join(root, "masks", f"{split}{domain.upper()}")

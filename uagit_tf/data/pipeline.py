@@ -48,13 +48,12 @@ def sources(cfg: TrainConfig, split: str) -> dict:
     n = cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
     return {d: SyntheticDomain(cfg.seed, split, d, n, cfg.synthetic_background_mix)
             for d in DOMAINS}
+  cache_size = cfg.load_size if split == "train" else cfg.image_size  # load >= image size.
   if os.path.isdir(cfg.dataset):  # An existing folder always wins over a TFDS name.
-    size = max(cfg.load_size, cfg.image_size) if split == "train" else cfg.image_size
-    return {d: folders.FolderDomain(cfg.dataset, split, d, cache_size=size) for d in DOMAINS}
+    return {d: folders.FolderDomain(cfg.dataset, split, d, cache_size) for d in DOMAINS}
   if "/" in cfg.dataset and not cfg.dataset.startswith((".", "/", "~")):
     from uagit_tf.data import tfds as tfds_lib
-    size = max(cfg.load_size, cfg.image_size)
-    return {d: tfds_lib.TfdsDomain(cfg.dataset, split, d, size, cfg.tfds_data_dir or None)
+    return {d: tfds_lib.TfdsDomain(cfg.dataset, split, d, cache_size, cfg.tfds_data_dir or None)
             for d in DOMAINS}
   raise ValueError(f"--dataset={cfg.dataset!r} is neither 'synthetic', an existing folder "
                    "with trainA/ trainB/ testA/ testB/ inside, nor a TFDS name such as "

@@ -16,6 +16,8 @@ import math
 
 import tensorflow as tf
 
+from uagit_tf.pixels import to_uint8
+
 _SPLITS = {"train": 0, "test": 1}
 _DOMAINS = {"a": 0, "b": 1}
 _BACKGROUND = {"a": (0.27, 0.52, 0.18), "b": (0.80, 0.68, 0.42)}  # grass, savanna
@@ -113,10 +115,9 @@ def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_s
         os.makedirs(os.path.join(output_dir, kind, folder), exist_ok=True)
       for i in range(n):
         image, mask = example(seed, split, domain, i, size, background_mix)
-        pixels = tf.cast(tf.round((image + 1.0) * 127.5), tf.uint8)
         tf.io.write_file(os.path.join(output_dir, folder, f"{i:05d}.png"),
-                         tf.io.encode_png(pixels))
+                         tf.io.encode_png(to_uint8(image)))
         tf.io.write_file(os.path.join(output_dir, "masks", folder, f"{i:05d}.png"),
-                         tf.io.encode_png(tf.cast(mask * 255.0, tf.uint8)))
+                         tf.io.encode_png(to_uint8(mask, 0.0)))
       counts[folder] = n
   return counts
