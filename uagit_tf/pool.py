@@ -2,10 +2,16 @@
 
 Shrivastava et al. / CycleGAN: until the pool is full every fake is stored and returned;
 then, half the time, a fake is swapped for a random stored one and the old one is
-returned. All state (entries, fill count, the random generator) lives in tf.Variables,
+returned. All state (entries, fill count, the draw counter) lives in tf.Variables,
 so the pool works inside tf.function and is saved and restored with the checkpoint:
 a resumed run sees the same pool and the same random draws.
+
+Draws are stateless (seed, counter) and the variables aggregate ONLY_FIRST_REPLICA, so
+under tf.distribute every replica, fed the same gathered global batch, makes the same
+draws and the same updates: the pool behaves as one pool over the global batch.
 """
+
+import functools
 
 import tensorflow as tf
 
@@ -17,10 +23,13 @@ class ImagePool(tf.Module):
     super().__init__(name=name)
     self.size = size
     shape = [max(size, 1), image_size, image_size]
-    self.images = tf.Variable(tf.zeros(shape + [3]), trainable=False, name="images")
-    self.masks = tf.Variable(tf.zeros(shape + [1]), trainable=False, name="masks")
-    self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name="count")
-    self.rng = tf.random.Generator.from_seed(seed)
+    state = functools.partial(tf.Variable, trainable=False,
+                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    self.images = state(tf.zeros(shape + [3]), name="images")
+    self.masks = state(tf.zeros(shape + [1]), name="masks")
+    self.count = state(0, dtype=tf.int32, name="count")
+    self.seed = state(seed, dtype=tf.int64, name="seed")  # Checkpointed with the draws.
+    self.draws = state(0, dtype=tf.int64, name="draws")
 
   def __call__(self, images: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Stores the batch and returns a batch of the same shape drawn as described above.
@@ -33,7 +42,9 @@ class ImagePool(tf.Module):
     out_images, out_masks = [], []
     for i in range(images.shape[0]):  # Static batch: a few unrolled ops per element.
       image, mask = images[i], masks[i]
-      draws = self.rng.uniform([2])
+      draws = tf.random.stateless_uniform(
+          [2], seed=tf.stack([self.seed, self.draws]))
+      self.draws.assign_add(1)
       full = self.count >= self.size
       swap = tf.logical_and(full, draws[0] > 0.5)
       slot = tf.where(full, tf.cast(draws[1] * self.size, tf.int32) % self.size, self.count)
@@ -42,8 +53,9 @@ class ImagePool(tf.Module):
       with tf.control_dependencies([old_image, old_mask]):
         new_image = tf.where(store, image, old_image)
         new_mask = tf.where(store, mask, old_mask)
-        assign_i = self.images[slot].assign(new_image)
-        assign_m = self.masks[slot].assign(new_mask)
+        # scatter_update, not a slice assign: XLA (--jit_compile) compiles it.
+        assign_i = self.images.scatter_update(tf.IndexedSlices(new_image[None], slot[None]))
+        assign_m = self.masks.scatter_update(tf.IndexedSlices(new_mask[None], slot[None]))
       with tf.control_dependencies([assign_i, assign_m]):
         self.count.assign(tf.minimum(self.count + 1, self.size))
       out_images.append(tf.where(swap, old_image, image))
