@@ -36,10 +36,16 @@ def test_train_resume_and_translate(tmp_path):
   assert saved["model"]["ngf"] == 8 and saved["train"]["epochs"] == 1
   assert "--ngf=8" in open(os.path.join(workdir, "flags.txt")).read().split()
 
-  # Resume with no flags but more epochs: the saved config is used, the run continues.
-  run("trainers.train", f"--workdir={workdir}", "--epochs=2")
+  # Resume with no flags but more epochs: the saved config is used, the run continues;
+  # the strategy and the precision may change on resume (same weights, same checkpoint).
+  run("trainers.train", f"--workdir={workdir}", "--epochs=2", "--strategy=mirrored",
+      "--mixed_precision=bfloat16")
   assert latest_step(workdir) == 6
-  assert json.load(open(os.path.join(workdir, "config.json")))["train"]["epochs"] == 2
+  saved = json.load(open(os.path.join(workdir, "config.json")))["train"]
+  assert (saved["epochs"], saved["strategy"], saved["mixed_precision"]) == (
+      2, "mirrored", "bfloat16")
+  bad = run("trainers.train", f"--workdir={workdir}", "--mixed_precision=fp8", check=False)
+  assert bad.returncode and "--mixed_precision=fp8: value should be one of" in bad.stderr
   # The flags file reproduces the run's config.
   run("trainers.train", f"--flagfile={workdir}/flags.txt", f"--workdir={workdir}")
   assert latest_step(workdir) == 6

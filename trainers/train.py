@@ -17,6 +17,7 @@ from absl import flags
 from absl import logging
 
 from uagit_tf import config as config_lib
+from uagit_tf import distribute
 from uagit_tf import training
 
 flags.DEFINE_string("workdir", None, "Checkpoints, logs and config.json go here.", required=True)
@@ -26,7 +27,11 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFI
            str: flags.DEFINE_string}
 for _cls in (config_lib.ModelConfig, config_lib.TrainConfig):
   for _field in dataclasses.fields(_cls):
-    _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
+    if _field.metadata["choices"]:
+      flags.DEFINE_enum(_field.name, _field.default, _field.metadata["choices"],
+                        _field.metadata["help"])
+    else:
+      _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
 FLAGS = flags.FLAGS
 
 
@@ -48,9 +53,10 @@ def main(argv):
   del argv
   try:
     cfg = config_from_flags()
-    training.prepare_workdir(cfg, FLAGS.workdir)
-    with open(os.path.join(FLAGS.workdir, "flags.txt"), "w") as f:
-      f.writelines(f"--{k}={v}\n" for k, v in sorted(config_lib.flat(cfg).items()))
+    if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
+      training.prepare_workdir(cfg, FLAGS.workdir)
+      with open(os.path.join(FLAGS.workdir, "flags.txt"), "w") as f:
+        f.writelines(f"--{k}={v}\n" for k, v in sorted(config_lib.flat(cfg).items()))
     trainer = training.Trainer(cfg, FLAGS.workdir)
     logging.info("Training %d epochs x %d steps into %s", cfg.train.epochs,
                  trainer.steps_per_epoch, FLAGS.workdir)
@@ -58,7 +64,7 @@ def main(argv):
   except (ValueError, FileNotFoundError, training.NonFiniteLossError,
           training.CheckpointError) as e:
     sys.exit(f"train: error: {e}")
-  logging.info("Done at step %d; checkpoints in %s", int(trainer.step),
+  logging.info("Done at step %d; checkpoints in %s", trainer.current_step,
                os.path.join(FLAGS.workdir, "checkpoints"))
 
 

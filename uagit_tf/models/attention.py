@@ -28,7 +28,7 @@ class AttentionNet(keras.Model):
         *layers.conv_norm_relu(2 * width, k),
         keras.layers.UpSampling2D(2, interpolation="nearest"),
         *layers.conv_norm_relu(width, k),
-        layers.ReflectionPad2D(3), layers.conv(1, 7),
+        layers.ReflectionPad2D(3), layers.conv(1, 7, dtype=layers.OUTPUT_DTYPE),
     ]
 
   def call(self, x):

@@ -28,7 +28,7 @@ class PatchDiscriminator(keras.Model):
     widths.append((ndf * min(2**n_layers, 8), 1))
     self.convs = [layers.conv(w, 4, strides=s, padding="same") for w, s in widths]
     self.norms = [layers.instance_norm() for _ in widths]
-    self.head = layers.conv(1, 4, padding="same")
+    self.head = layers.conv(1, 4, padding="same", dtype=layers.OUTPUT_DTYPE)
 
   def call(self, x, use_norm: bool = True):
     for conv, norm in zip(self.convs, self.norms):

@@ -24,7 +24,7 @@ class ResnetGenerator(keras.Model):
         *[layers.ResidualBlock(4 * ngf) for _ in range(n_res_blocks)],
         *layers.conv_norm_relu(2 * ngf, 3, strides=2, transpose=True),
         *layers.conv_norm_relu(ngf, 3, strides=2, transpose=True),
-        layers.ReflectionPad2D(3), layers.conv(3, 7),
+        layers.ReflectionPad2D(3), layers.conv(3, 7, dtype=layers.OUTPUT_DTYPE),
     ]
 
   def call(self, x):

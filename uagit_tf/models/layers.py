@@ -10,10 +10,15 @@ def conv_init() -> keras.initializers.Initializer:
 
 
 def conv(filters: int, kernel: int, strides: int = 1, padding: str = "valid",
-         name: str | None = None) -> keras.layers.Conv2D:
+         **kwargs) -> keras.layers.Conv2D:
   return keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
                              kernel_initializer=conv_init(), bias_initializer="zeros",
-                             name=name)
+                             **kwargs)
+
+
+# Output layers compute in float32 under any mixed-precision policy: images, masks and
+# patch scores feed the compositing and the losses (see uagit_tf/precision.py).
+OUTPUT_DTYPE = "float32"
 
 
 def instance_norm(name: str | None = None) -> keras.layers.GroupNormalization:

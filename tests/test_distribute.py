@@ -1,0 +1,170 @@
+"""tf.distribute (mirrored, multi-worker), mixed precision and XLA in the training loop."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import tiny
+from tests.distributed_run import flat_weights
+from uagit_tf import config
+from uagit_tf import training
+from uagit_tf.data import pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_helper(*args, env=None, timeout=300):
+  return subprocess.Popen([sys.executable, "-m", "tests.distributed_run", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc, timeout=300):
+  try:
+    out, _ = proc.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    raise
+  assert proc.returncode == 0, out[-3000:]
+
+
+def weights_of(results, prefix):
+  return {k[len(prefix):]: v for k, v in results.items()
+          if k.startswith(prefix) and ":loss:" not in k and not k.endswith(":pool")}
+
+
+def test_mirrored_on_two_devices_matches_one_device_at_the_same_global_batch(tmp_path):
+  out = str(tmp_path / "mirrored.npz")
+  finish(run_helper("mirrored", out))
+  r = dict(np.load(out))
+  single, mirrored = weights_of(r, "single:"), weights_of(r, "mirrored:")
+  assert single.keys() == mirrored.keys() and len(single) > 50
+  diff = np.concatenate([np.abs(single[k] - mirrored[k]).ravel() for k in single])
+  # Summing two half-batch gradients instead of one batch's differs in the last bits;
+  # Adam's first steps (about lr * sign(g)) can flip on weights whose gradient is ~0.
+  # So: nearly all weights agree to 1e-6, none further apart than two Adam steps.
+  assert np.percentile(diff, 99.9) < 1e-5, np.percentile(diff, 99.9)
+  assert diff.max() <= 2 * 3 * 1e-4 + 1e-6
+  losses = sorted(k.split(":", 1)[1] for k in r if k.startswith("single:loss:"))
+  for k in losses:
+    np.testing.assert_allclose(r[f"mirrored:{k}"], r[f"single:{k}"], rtol=1e-4, err_msg=k)
+  # The pool saw the same global batch, in the same order, with the same draws.
+  np.testing.assert_allclose(r["mirrored:pool"], r["single:pool"], atol=1e-4)
+  assert "global batch and must be a multiple of the 2 replicas" in str(r["odd_batch_error"])
+
+
+def free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+def test_multi_worker_two_processes_train_in_lockstep_and_only_the_chief_writes(tmp_path):
+  workdir = str(tmp_path / "wd")
+  config.save(tiny(batch_size=2, pool_size=2, strategy="multi_worker"), workdir)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+  procs = []
+  for i in range(2):
+    tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+    procs.append(run_helper("worker", workdir, str(tmp_path / f"w{i}.npz"),
+                            env={"TF_CONFIG": tf_config}))
+  outputs = [p.communicate(timeout=300)[0] for p in procs]
+  for i, (p, out) in enumerate(zip(procs, outputs)):
+    assert p.returncode == 0, f"worker {i}:\n{out[-3000:]}"
+  w0, w1 = dict(np.load(tmp_path / "w0.npz")), dict(np.load(tmp_path / "w1.npz"))
+  assert int(w0["step"]) == int(w1["step"]) == 2
+  assert w0.keys() == w1.keys() and len(w0) > 50
+  for k in w0:  # Same all-reduced gradients, same updates: bit-identical.
+    np.testing.assert_array_equal(w0[k], w1[k], err_msg=k)
+  # The chief wrote the checkpoints; the other worker left nothing behind.
+  assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
+  assert sorted(n for n in os.listdir(workdir) if n.startswith(".scratch")) == []
+  # And a one-process run at the same global batch agrees (the collectives were real).
+  single = training.Trainer(tiny(batch_size=2, pool_size=2), str(tmp_path / "single"))
+  single.fit(max_steps=2, progress=False)
+  for k, w in flat_weights(single).items():
+    np.testing.assert_allclose(w0[k], w, atol=4e-4, err_msg=k)
+
+
+def test_multi_worker_without_tf_config_is_a_clear_error(tmp_path, monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  with pytest.raises(ValueError, match="needs TF_CONFIG"):
+    training.Trainer(tiny(strategy="multi_worker"), str(tmp_path))
+  monkeypatch.setenv("TF_CONFIG", "{not json")
+  with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+    training.Trainer(tiny(strategy="multi_worker"), str(tmp_path))
+
+
+def one_step(cfg, workdir):
+  trainer = training.Trainer(cfg, workdir)
+  a, b = next(iter(pipeline.train_epoch(trainer.sources, cfg.train, 0, 1)))
+  return {k: float(v) for k, v in trainer._steps[1](a, b).items()}
+
+
+def test_bfloat16_computes_in_bfloat16_keeps_float32_where_it_matters_and_exports_float32(
+    tmp_path):
+  from uagit_tf.translator import restore_networks
+  workdir = str(tmp_path)
+  cfg = tiny(mixed_precision="bfloat16")
+  training.prepare_workdir(cfg, workdir)
+  trainer = training.Trainer(cfg, workdir)
+  losses = trainer.fit(max_steps=2, progress=False)
+  assert all(np.isfinite(v) for v in losses.values())
+  gen = trainer.nets.gen["a"]
+  assert gen.body[1].compute_dtype == "bfloat16"  # The first conv.
+  assert {w.dtype for net in trainer.nets.by_name().values() for w in net.weights} == {
+      "float32"}
+  a = tf.zeros([1, 32, 32, 3])
+  assert gen(a).dtype == tf.float32 and trainer.nets.att["a"](a).dtype == tf.float32
+  assert trainer.nets.disc["a"](a).dtype == tf.float32
+  # The policy was scoped to the networks: nothing else is left in mixed precision.
+  import keras
+  assert keras.config.dtype_policy().name == "float32"
+  # Inference and exports rebuild the networks in float32 from the same weights.
+  _, nets = restore_networks(workdir)
+  assert nets.gen["a"].body[1].compute_dtype == "float32"
+  for w32, w in zip(nets.gen["a"].weights, gen.weights):
+    np.testing.assert_array_equal(w32.numpy(), w.numpy())
+  x = tf.random.stateless_uniform([1, 32, 32, 3], [0, 1], -1.0, 1.0)
+  assert np.mean(np.abs(nets.gen["a"](x).numpy() - gen(x).numpy())) < 0.02  # bf16 rounding.
+
+
+def test_float16_loss_scale_applies_finite_steps_and_skips_overflowing_ones(tmp_path):
+  trainer = training.Trainer(tiny(mixed_precision="float16"), str(tmp_path))
+  a, b = next(iter(pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, 1)))
+  gen, opt, scale = trainer.nets.gen["a"], trainer.optimizers["gen_a2b"], trainer.loss_scales["gen"]
+  assert float(scale.scale) == 2.0**15
+  scale.scale.assign(1.0)  # Small enough for float16 here: the step is applied.
+  before = [w.numpy() for w in gen.weights]
+  losses = trainer._steps[1](a, b)
+  assert all(np.isfinite(float(v)) for v in losses.values())
+  assert any(not np.array_equal(w0, w.numpy()) for w0, w in zip(before, gen.weights))
+  assert int(opt.iterations) == 1 and int(scale.good_steps) == 1 and float(scale.scale) == 1.0
+
+  scale.scale.assign(3e38)  # Scaled gradients overflow: the update must be skipped.
+  before = [w.numpy() for w in gen.weights]
+  trainer._steps[1](a, b)
+  for w0, w in zip(before, gen.weights):
+    np.testing.assert_array_equal(w0, w.numpy())
+  assert int(opt.iterations) == 1
+  assert float(scale.scale) == pytest.approx(1.5e38) and int(scale.good_steps) == 0
+  # The discriminators' group has its own scale and trained on.
+  assert int(trainer.optimizers["disc_a"].iterations) == 2
+
+
+def test_jit_compiled_step_matches_the_graph_step(tmp_path):
+  plain = one_step(tiny(), str(tmp_path / "plain"))
+  jit = one_step(tiny(jit_compile=True), str(tmp_path / "jit"))
+  assert plain.keys() == jit.keys()
+  for k in plain:
+    assert jit[k] == pytest.approx(plain[k], rel=1e-4, abs=1e-6), k

@@ -1,0 +1,71 @@
+"""Mixed precision: Keras dtype policies for the networks, loss scaling for float16.
+
+    with precision.policy_scope("bfloat16"):
+      nets = build_networks(cfg.model)     # layers compute in bfloat16, weights float32
+
+The networks' last layers (tanh image, sigmoid mask, patch scores) are pinned to float32
+in the models, so compositing, masks and losses stay float32 whatever the policy.
+Weights are float32 in every policy, so checkpoints and exports do not depend on it.
+"""
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+# --mixed_precision value -> Keras dtype policy.
+POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+@contextlib.contextmanager
+def policy_scope(mixed_precision: str):
+  """Layers created inside compute in `mixed_precision`; the global policy is restored after.
+
+  Raises:
+    ValueError: an unknown name.
+  """
+  if mixed_precision not in POLICIES:
+    raise ValueError(f"mixed_precision must be one of {sorted(POLICIES)}, got "
+                     f"{mixed_precision!r}")
+  before = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(POLICIES[mixed_precision])
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(before)
+
+
+class LossScale(tf.Module):
+  """Dynamic loss scale for float16 (Micikevicius et al.), shared by a group of optimizers.
+
+  Keras' LossScaleOptimizer scales per optimizer; here one loss feeds several networks
+  (one Adam each), so the group shares one scale: start at 2^15, halve and skip the
+  update when a gradient is not finite, double after `growth_steps` finite steps.
+  """
+
+  def __init__(self, initial: float = 2.0**15, growth_steps: int = 2000, name=None):
+    super().__init__(name=name)
+    self.growth_steps = growth_steps
+    state = lambda value, dtype: tf.Variable(
+        value, dtype=dtype, trainable=False,
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    self.scale = state(initial, tf.float32)
+    self.good_steps = state(0, tf.int64)
+
+  def update(self, finite: tf.Tensor) -> None:
+    """After a step: grow the scale after enough finite steps, halve it on overflow."""
+    grow = tf.logical_and(finite, self.good_steps + 1 >= self.growth_steps)
+    self.scale.assign(tf.where(grow, self.scale * 2.0,
+                               tf.where(finite, self.scale, self.scale * 0.5)))
+    self.good_steps.assign(tf.where(finite & ~grow, self.good_steps + 1,
+                                    tf.zeros_like(self.good_steps)))
+
+
+def all_finite(grads: list) -> tf.Tensor:
+  """True when every gradient tensor is finite, agreed across replicas."""
+  bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32))
+                  for g in tf.nest.flatten(grads) if g is not None])
+  ctx = tf.distribute.get_replica_context()
+  if ctx is not None and ctx.num_replicas_in_sync > 1:
+    bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+  return tf.equal(bad, 0.0)
