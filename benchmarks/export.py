@@ -10,15 +10,15 @@ float32 matmul peak measured in the same run, and the size on disk.
 """
 
 import os
-import statistics
 import tempfile
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.machine import matmul_peak_gflops
+from benchmarks.machine import median_seconds
 from uagit_tf import config as config_lib
 from uagit_tf import exporting
 from uagit_tf.models import build_networks
@@ -27,26 +27,6 @@ flags.DEFINE_integer("image_size", 256, "Input size.")
 flags.DEFINE_integer("repeats", 10, "Timed runs per format (after 2 warm-up runs).")
 flags.DEFINE_string("workdir", None, "Optional trained workdir; default random weights.")
 FLAGS = flags.FLAGS
-
-
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-  for _ in range(warmup):
-    fn()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-  """float32 matmul rate of this machine, through TensorFlow (oneDNN), in GFLOP/s."""
-  a = tf.random.normal([n, n])
-  b = tf.random.normal([n, n])
-  mm = tf.function(lambda: tf.matmul(a, b))
-  seconds = median_seconds(lambda: mm().numpy(), repeats)
-  return 2 * n**3 / seconds / 1e9
 
 
 def forward_gflop(module: exporting.ExportModule, size: int) -> float:
