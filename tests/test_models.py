@@ -1,11 +1,13 @@
 """Networks: output shapes, parameter counts at the paper's settings, config round trips."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from uagit_tf import config
 from uagit_tf.models import build_networks
+from uagit_tf.models import layers
 from uagit_tf.models.attention import AttentionNet
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
@@ -135,3 +137,21 @@ def test_discriminator_depth_sets_the_patch_size(n_layers, rf, out):
   widths = [3] + [8 * min(2**i, 8) for i in range(n_layers + 1)]
   expected = sum(conv_params(4, a, b) + norm_params(b) for a, b in zip(widths, widths[1:]))
   assert disc.count_params() == expected + conv_params(4, widths[-1], 1)
+
+
+def test_instance_norm_equals_keras_group_normalization_with_one_group_per_channel():
+  x = tf.random.stateless_normal([2, 9, 7, 5], [1, 2]) * 3.0 + 1.5
+  keras_norm = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+  ours = layers.instance_norm()
+  keras_norm.build(x.shape)
+  ours.build(x.shape)
+  gamma = tf.random.stateless_normal([5], [3, 4])
+  beta = tf.random.stateless_normal([5], [5, 6])
+  for norm in (keras_norm, ours):
+    norm.gamma.assign(gamma)
+    norm.beta.assign(beta)
+  np.testing.assert_allclose(ours(x).numpy(), keras_norm(x).numpy(), atol=1e-5)
+  # Each (image, channel) comes out with the affine's mean and scale.
+  y = ours(x).numpy()
+  np.testing.assert_allclose(y.mean(axis=(1, 2)), np.broadcast_to(beta, [2, 5]), atol=1e-5)
+  assert [w.name for w in ours.weights] == [w.name for w in keras_norm.weights]
