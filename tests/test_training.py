@@ -68,6 +68,17 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau(traine
   np.testing.assert_array_equal(out1["disc_fake"].numpy(), out1["translated"].numpy())
 
 
+def test_attention_warmup_stage_trains_everything_but_the_attention_nets(trainer):
+  cfg = tiny(epochs=10, attention_epochs=3, decay_epoch=5, attention_warmup_epochs=1)
+  assert [training.stage_of(cfg, e) for e in (0, 1, 3)] == [0, 1, 2]
+  assert training.stage_of(config.override(cfg, {"attention": False}), 0) == 1
+  before = weights(trainer.nets)
+  trainer.train_step(*batches(trainer, 1)[0], stage=0)
+  after = weights(trainer.nets)
+  moved = {k.split("/")[0] for k in before if not np.array_equal(before[k], after[k])}
+  assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
+
+
 def test_learning_rate_is_constant_then_decays_linearly_to_zero():
   cfg = tiny(lr=1e-4, epochs=100, decay_epoch=50, attention_epochs=30).train
   assert training.learning_rate(cfg, 0) == training.learning_rate(cfg, 49) == 1e-4

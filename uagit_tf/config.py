@@ -68,6 +68,7 @@ class TrainConfig:
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
   lambda_id: float = _f(0.0, "Weight of an optional identity L1 loss; 0 (the paper has none).")
   lambda_mask: float = _f(0.0, "Weight of an optional L1 sparsity prior on the masks in stage 1; 0 (not in the paper, see BUILD_NOTES).")
+  attention_warmup_epochs: int = _f(0, "Epochs at the start that train generators and discriminators with the attention nets held at their initial masks (~0.5), so masks start learning against a generator that already translates; 0 (not in the paper, see BUILD_NOTES).")
   mask_threshold: float = _f(0.1, "tau: stage 2 discriminators see pixels whose mask exceeds this.")
   pool_size: int = _f(50, "Image pool size, (fake, mask) pairs per discriminator; 0 disables.")
   seed: int = _f(0, "Seed of weights, data order, augmentation and the pools.")
@@ -98,6 +99,9 @@ class TrainConfig:
     if not 0 <= self.attention_epochs <= self.epochs:
       raise ValueError(f"attention_epochs must be in [0, epochs={self.epochs}], got "
                        f"{self.attention_epochs}")
+    if not 0 <= self.attention_warmup_epochs <= self.attention_epochs:
+      raise ValueError("attention_warmup_epochs must be in [0, attention_epochs="
+                       f"{self.attention_epochs}], got {self.attention_warmup_epochs}")
     if not 0 <= self.decay_epoch <= self.epochs:
       raise ValueError(f"decay_epoch must be in [0, epochs={self.epochs}], got "
                        f"{self.decay_epoch}")
@@ -152,10 +156,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "synthetic_train_size": 16, "synthetic_test_size": 4,
                   "checkpoint_every": 2, "summary_every": 1, "image_summary_every": 2},
     },
-    # The README demo: 64 px on the built-in set, a few minutes on 2 CPU cores.
+    # The README demo: 64 px on the built-in set, a few minutes on 2 CPU cores. Two
+    # documented departures (BUILD_NOTES "Quality"): a one-epoch attention warm-up, and a
+    # quarter of the backgrounds swapped between domains (horse2zebra-like overlap); with
+    # both, the masks find the object in both directions (IoU 0.83 / 0.84 at 1200 steps).
     "demo": {
         "model": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16},
         "train": {"image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
+                  "attention_warmup_epochs": 1, "synthetic_background_mix": 0.25,
                   "decay_epoch": 5, "steps_per_epoch": 200, "lr": 2e-4, "pool_size": 50,
                   "synthetic_train_size": 1000, "synthetic_test_size": 100,
                   "checkpoint_every": 200, "summary_every": 20, "image_summary_every": 200},

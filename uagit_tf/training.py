@@ -52,8 +52,16 @@ def learning_rate(cfg: config_lib.TrainConfig, epoch: int) -> float:
 
 
 def stage_of(cfg: config_lib.Config, epoch: int) -> int:
-  """1 while the attention nets train, 2 after; a plain CycleGAN stays in stage 1."""
-  return 2 if cfg.model.attention and epoch >= cfg.train.attention_epochs else 1
+  """1 while the attention nets train, 2 after; a plain CycleGAN stays in stage 1.
+
+  With --attention_warmup_epochs (not in the paper) the first epochs are "stage 0":
+  stage 1 with the attention nets held at their initial masks.
+  """
+  if not cfg.model.attention:
+    return 1
+  if epoch < cfg.train.attention_warmup_epochs:
+    return 0
+  return 2 if epoch >= cfg.train.attention_epochs else 1
 
 
 class Trainer:
@@ -123,7 +131,7 @@ class Trainer:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
       logging.info("Restored %s (step %d)", latest, self.current_step)
     self._steps = {s: tf.function(functools.partial(self.train_step, stage=s),
-                                  jit_compile=tcfg.jit_compile) for s in (1, 2)}
+                                  jit_compile=tcfg.jit_compile) for s in (0, 1, 2)}
     self.skipped_steps: set[int] = set()  # Steps left out after non-finite losses.
 
   # ----------------------------------------------------------------------------------
@@ -136,7 +144,7 @@ class Trainer:
     fwd = method.translate(real, nets.gen[src], nets.att.get(src))
     back = method.translate(fwd["translated"], nets.gen[tgt], nets.att.get(tgt))
     mask = fwd["mask"]
-    if stage == 1:
+    if stage < 2:
       # Whole images (threshold 0). Eq. 1-2.
       disc_fake = fwd["translated"]
     else:
@@ -152,7 +160,7 @@ class Trainer:
     return out
 
   def disc_input(self, images: tf.Tensor, masks: tf.Tensor, stage: int) -> tf.Tensor:
-    if stage == 1:
+    if stage < 2:
       return images
     return images * method.hard_mask(masks, self.cfg.train.mask_threshold)
 
@@ -179,7 +187,7 @@ class Trainer:
     cfg, nets = self.cfg, self.nets
     tcfg = cfg.train
     real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
-    use_norm = stage == 1 or cfg.model.disc_norm_stage2
+    use_norm = stage < 2 or cfg.model.disc_norm_stage2
     losses = {}
 
     with tf.GradientTape() as tape:
