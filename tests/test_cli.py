@@ -103,3 +103,19 @@ def test_translate_errors(tmp_path, trained_workdir):
   proc = run("trainers.translate", f"--workdir={tmp_path}", f"--input={bad}",
              f"--output={tmp_path / 'o'}", check=False)
   assert proc.returncode != 0 and "not a uagit_tf workdir" in proc.stderr
+
+
+def test_make_dataset_writes_the_requested_background_mix(tmp_path):
+  def mean_corner_colour(mix):
+    out = tmp_path / f"mix{mix}"
+    run("trainers.make_dataset", f"--output={out}", "--size=32", "--train_size=0",
+        "--test_size=3", f"--background_mix={mix}")
+    names = sorted(os.listdir(out / "testA"))
+    assert len(names) == 3 and len(os.listdir(out / "masks" / "testA")) == 3
+    return np.mean([np.asarray(Image.open(out / "testA" / n))[:4, :4].reshape(-1, 3).mean(0)
+                    for n in names], axis=0)
+  grass, savanna = np.array([0.27, 0.52, 0.18]) * 255, np.array([0.80, 0.68, 0.42]) * 255
+  own, swapped = mean_corner_colour(0), mean_corner_colour(1)
+  # A's own backgrounds are grass; with mix 1 every A image gets B's savanna.
+  assert np.abs(own - grass).sum() < np.abs(own - savanna).sum()
+  assert np.abs(swapped - savanna).sum() < np.abs(swapped - grass).sum()

@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from uagit_tf import config as config_lib
 from uagit_tf.data import synthetic
 
 flags.DEFINE_string("output", None, "Output folder.", required=True)
@@ -16,14 +17,15 @@ flags.DEFINE_integer("size", 64, "Image size in pixels.")
 flags.DEFINE_integer("train_size", 100, "Training images per domain.")
 flags.DEFINE_integer("test_size", 20, "Test images per domain.")
 flags.DEFINE_integer("seed", 0, "Seed (the same seed as --seed of train gives its images).")
-flags.DEFINE_float("background_mix", 0.0, "As --synthetic_background_mix of train.")
+flags.DEFINE_float("background_mix", config_lib.TrainConfig().synthetic_background_mix,
+                   "As --synthetic_background_mix of train.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
   counts = synthetic.write_folders(FLAGS.output, FLAGS.seed, FLAGS.size, FLAGS.train_size,
-                                   FLAGS.test_size)
+                                   FLAGS.test_size, FLAGS.background_mix)
   logging.info("Wrote %s under %s", counts, FLAGS.output)
 
 
