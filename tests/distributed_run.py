@@ -15,11 +15,6 @@ import tensorflow as tf
 STEPS = 3  # Stage 1, stage 1, stage 2 (the tiny preset switches after 3 steps; forced here).
 
 
-def flat_weights(trainer) -> dict:
-  return {f"{name}/{i}": w.numpy() for name, net in trainer.nets.by_name().items()
-          for i, w in enumerate(net.weights)}
-
-
 def run_steps(trainer) -> list[dict]:
   from uagit_tf.data import pipeline
   data = pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, STEPS)
@@ -29,6 +24,7 @@ def run_steps(trainer) -> list[dict]:
 
 def main(mode: str, *args: str) -> None:
   from tests.conftest import tiny
+  from tests.helpers import weights
   from uagit_tf import training
   cfg = tiny(batch_size=2, pool_size=2)  # A full pool by step 1: its swaps are exercised.
   if mode == "mirrored":
@@ -42,7 +38,7 @@ def main(mode: str, *args: str) -> None:
     results = {}
     for name, trainer in (("single", single), ("mirrored", mirrored)):
       losses = run_steps(trainer)
-      results.update({f"{name}:{k}": v for k, v in flat_weights(trainer).items()})
+      results.update({f"{name}:{k}": v for k, v in weights(trainer.nets).items()})
       results.update({f"{name}:loss:{i}:{k}": v for i, l in enumerate(losses)
                       for k, v in l.items()})
       results[f"{name}:pool"] = trainer.pools["b"].images.numpy()
@@ -58,7 +54,7 @@ def main(mode: str, *args: str) -> None:
     trainer = training.Trainer(config.override(cfg, {"strategy": "multi_worker"}), workdir)
     assert trainer.strategy.num_replicas_in_sync == 2, trainer.strategy.num_replicas_in_sync
     trainer.fit(max_steps=2, progress=False)
-    np.savez(out, step=trainer.current_step, **flat_weights(trainer))
+    np.savez(out, step=trainer.current_step, **weights(trainer.nets))
   else:
     raise ValueError(f"unknown mode {mode!r}")
 

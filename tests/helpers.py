@@ -1,4 +1,4 @@
-"""Test helpers: write small image folders in the CycleGAN layout."""
+"""Test helpers: small image folders in the CycleGAN layout, network weights as arrays."""
 
 import os
 
@@ -25,3 +25,9 @@ def make_folder_dataset(root, n=3, splits=("train", "test"), size=(40, 48)):
       for k in range(n):
         write_image(os.path.join(root, f"{split}{d}", f"img_{k}.png"), size, seed=10 * i + k)
   return str(root)
+
+
+def weights(nets):
+  """network/index -> value (layer names carry global counters, so keys use positions)."""
+  return {f"{name}/{i}": w.numpy() for name, net in nets.by_name().items()
+          for i, w in enumerate(net.weights)}

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import tiny
-from tests.distributed_run import flat_weights
+from tests.helpers import weights
 from uagit_tf import config
 from uagit_tf import training
 from uagit_tf.data import pipeline
@@ -19,19 +19,26 @@ from uagit_tf.data import pipeline
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_helper(*args, env=None, timeout=300):
+def run_helper(*args, env=None):
   return subprocess.Popen([sys.executable, "-m", "tests.distributed_run", *args], cwd=ROOT,
                           env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
 
 
-def finish(proc, timeout=300):
-  try:
-    out, _ = proc.communicate(timeout=timeout)
-  except subprocess.TimeoutExpired:
-    proc.kill()
-    raise
-  assert proc.returncode == 0, out[-3000:]
+def finish(*procs, timeout=300):
+  """Waits for every process, then fails with each failed one's output (a worker's crash
+  shows up in the other as a lost peer, so one output alone can hide the cause)."""
+  outputs = []
+  for proc in procs:
+    try:
+      outputs.append(proc.communicate(timeout=timeout)[0])
+    except subprocess.TimeoutExpired:
+      for p in procs:
+        p.kill()
+      raise
+  failed = [f"process {i}:\n{out[-3000:]}" for i, (p, out) in enumerate(zip(procs, outputs))
+            if p.returncode]
+  assert not failed, "\n".join(failed)
 
 
 def weights_of(results, prefix):
@@ -78,9 +85,7 @@ def test_multi_worker_two_processes_train_in_lockstep_and_only_the_chief_writes(
     tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
     procs.append(run_helper("worker", workdir, str(tmp_path / f"w{i}.npz"),
                             env={"TF_CONFIG": tf_config}))
-  outputs = [p.communicate(timeout=300)[0] for p in procs]
-  for i, (p, out) in enumerate(zip(procs, outputs)):
-    assert p.returncode == 0, f"worker {i}:\n{out[-3000:]}"
+  finish(*procs)
   w0, w1 = dict(np.load(tmp_path / "w0.npz")), dict(np.load(tmp_path / "w1.npz"))
   assert int(w0["step"]) == int(w1["step"]) == 2
   assert w0.keys() == w1.keys() and len(w0) > 50
@@ -92,7 +97,7 @@ def test_multi_worker_two_processes_train_in_lockstep_and_only_the_chief_writes(
   # And a one-process run at the same global batch agrees (the collectives were real).
   single = training.Trainer(tiny(batch_size=2, pool_size=2), str(tmp_path / "single"))
   single.fit(max_steps=2, progress=False)
-  for k, w in flat_weights(single).items():
+  for k, w in weights(single.nets).items():
     np.testing.assert_allclose(w0[k], w, atol=4e-4, err_msg=k)
 
 

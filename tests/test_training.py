@@ -5,15 +5,10 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import tiny
+from tests.helpers import weights
 from uagit_tf import config
 from uagit_tf import training
 from uagit_tf.data import pipeline
-
-
-def weights(nets):
-  """network/index -> value (layer names carry global counters, so keys use positions)."""
-  return {f"{name}/{i}": w.numpy() for name, net in nets.by_name().items()
-          for i, w in enumerate(net.weights)}
 
 
 def batches(trainer, n=2):

@@ -79,6 +79,13 @@ def task_id() -> str:
   return f"{task['type']}_{task.get('index', 0)}" if task else "chief"
 
 
+def replicated_state(value, dtype=None, name: str | None = None) -> tf.Variable:
+  """A non-trainable variable that every replica updates identically (the first replica's
+  write is kept): step counters, pools, loss scales."""
+  return tf.Variable(value, dtype=dtype, trainable=False, name=name,
+                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
 def replica_slice(global_batch: tf.Tensor) -> tf.Tensor:
   """This replica's contiguous share of a batch every replica holds whole (static shape)."""
   ctx = tf.distribute.get_replica_context()

@@ -11,9 +11,9 @@ under tf.distribute every replica, fed the same gathered global batch, makes the
 draws and the same updates: the pool behaves as one pool over the global batch.
 """
 
-import functools
-
 import tensorflow as tf
+
+from uagit_tf.distribute import replicated_state
 
 
 class ImagePool(tf.Module):
@@ -23,13 +23,11 @@ class ImagePool(tf.Module):
     super().__init__(name=name)
     self.size = size
     shape = [max(size, 1), image_size, image_size]
-    state = functools.partial(tf.Variable, trainable=False,
-                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    self.images = state(tf.zeros(shape + [3]), name="images")
-    self.masks = state(tf.zeros(shape + [1]), name="masks")
-    self.count = state(0, dtype=tf.int32, name="count")
-    self.seed = state(seed, dtype=tf.int64, name="seed")  # Checkpointed with the draws.
-    self.draws = state(0, dtype=tf.int64, name="draws")
+    self.images = replicated_state(tf.zeros(shape + [3]), name="images")
+    self.masks = replicated_state(tf.zeros(shape + [1]), name="masks")
+    self.count = replicated_state(0, tf.int32, name="count")
+    self.seed = replicated_state(seed, tf.int64, name="seed")  # Checkpointed with the draws.
+    self.draws = replicated_state(0, tf.int64, name="draws")
 
   def __call__(self, images: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Stores the batch and returns a batch of the same shape drawn as described above.

@@ -13,6 +13,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from uagit_tf.distribute import replicated_state
+
 # --mixed_precision value -> Keras dtype policy.
 POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
@@ -46,11 +48,8 @@ class LossScale(tf.Module):
   def __init__(self, initial: float = 2.0**15, growth_steps: int = 2000, name=None):
     super().__init__(name=name)
     self.growth_steps = growth_steps
-    state = lambda value, dtype: tf.Variable(
-        value, dtype=dtype, trainable=False,
-        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    self.scale = state(initial, tf.float32)
-    self.good_steps = state(0, tf.int64)
+    self.scale = replicated_state(initial, tf.float32)
+    self.good_steps = replicated_state(0, tf.int64)
 
   def update(self, finite: tf.Tensor) -> None:
     """After a step: grow the scale after enough finite steps, halve it on overflow."""

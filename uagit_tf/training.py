@@ -111,8 +111,7 @@ class Trainer:
       # float16 only, but always checkpointed so --mixed_precision may change on resume.
       self.loss_scales = {g: precision.LossScale(name=f"loss_scale_{g}")
                           for g in ("gen", "disc")}
-      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+      self.step = distribute.replicated_state(0, tf.int64, name="step")
     self.checkpoint = tf.train.Checkpoint(
         step=self.step, **self.nets.checkpointables(),
         **{f"opt_{k}": v for k, v in self.optimizers.items()},
