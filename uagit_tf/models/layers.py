@@ -48,15 +48,34 @@ class InstanceNorm(keras.layers.GroupNormalization):
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
 class ReflectionPad2D(keras.layers.Layer):
-  """Pads height and width by `pad` pixels on each side, mirroring without the edge."""
+  """Pads height and width by `pad` pixels on each side, mirroring without the edge.
+
+  The same values as tf.pad(mode="REFLECT"), built from one-row slices and a concat per
+  axis: LiteRT's MIRROR_PAD kernel took 78 of the int8 generator's 134 ms at 256 px (and
+  about 40 ms in float32); slices and concats are plain copies there. TensorFlow runs both
+  forms equally fast, forward and backward. Each padded side must be longer than `pad`.
+  """
 
   def __init__(self, pad: int, **kwargs):
     super().__init__(**kwargs)
     self.pad = pad
 
   def call(self, x):
-    p = self.pad
-    return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+    for axis in (1, 2):
+      if x.shape[axis] is not None and x.shape[axis] <= self.pad:
+        raise ValueError(f"reflection padding by {self.pad} needs sides longer than "
+                         f"{self.pad}, got shape {tuple(x.shape)}")
+      x = self._reflect(x, axis)
+    return x
+
+  def _reflect(self, x, axis: int):
+    def rows(start, stop):
+      index = [slice(None)] * 4
+      index[axis] = slice(start, stop)
+      return x[tuple(index)]
+    before = [rows(i, i + 1) for i in range(self.pad, 0, -1)]  # x[p], ..., x[1]
+    after = [rows(-1 - i, -i) for i in range(1, self.pad + 1)]  # x[n-2], ..., x[n-1-p]
+    return tf.concat(before + [x] + after, axis)
 
   def compute_output_shape(self, shape):
     grow = lambda d: None if d is None else d + 2 * self.pad
