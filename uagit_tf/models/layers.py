@@ -52,8 +52,10 @@ class ReflectionPad2D(keras.layers.Layer):
 
   The same values as tf.pad(mode="REFLECT"), built from one-row slices and a concat per
   axis: LiteRT's MIRROR_PAD kernel took 78 of the int8 generator's 134 ms at 256 px (and
-  about 40 ms in float32); slices and concats are plain copies there. TensorFlow runs both
-  forms equally fast, forward and backward. Each padded side must be longer than `pad`.
+  about 40 ms in float32); slices and concats are plain copies there. The gradient is
+  TensorFlow's fused MirrorPadGrad: autodiff through the slices made one full-size tensor
+  per slice and summed them (bfloat16 training step 0.11 -> 0.12 s at 128 px). Each padded
+  side must be longer than `pad`.
   """
 
   def __init__(self, pad: int, **kwargs):
@@ -65,8 +67,16 @@ class ReflectionPad2D(keras.layers.Layer):
       if x.shape[axis] is not None and x.shape[axis] <= self.pad:
         raise ValueError(f"reflection padding by {self.pad} needs sides longer than "
                          f"{self.pad}, got shape {tuple(x.shape)}")
-      x = self._reflect(x, axis)
-    return x
+    p = self.pad
+    paddings = tf.constant([[0, 0], [p, p], [p, p], [0, 0]])
+
+    @tf.custom_gradient
+    def pad(x):
+      def grad(dy):
+        return tf.raw_ops.MirrorPadGrad(input=dy, paddings=paddings, mode="REFLECT")
+      return self._reflect(self._reflect(x, 1), 2), grad
+
+    return pad(x)
 
   def _reflect(self, x, axis: int):
     def rows(start, stop):
