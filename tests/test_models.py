@@ -155,6 +155,50 @@ def test_instance_norm_equals_keras_group_normalization_with_one_group_per_chann
   y = ours(x).numpy()
   np.testing.assert_allclose(y.mean(axis=(1, 2)), np.broadcast_to(beta, [2, 5]), atol=1e-5)
   assert [w.name for w in ours.weights] == [w.name for w in keras_norm.weights]
+  # The written-out gradient equals Keras' autodiff, for the input and both weights.
+  upstream = tf.random.stateless_normal(x.shape, [7, 8])
+  grads = []
+  for norm in (keras_norm, ours):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_sum(norm(x) * upstream)
+    grads.append(tape.gradient(loss, [x, norm.gamma, norm.beta]))
+  for want, got in zip(*grads):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4)
+
+
+def test_instance_norm_gradient_under_bfloat16_and_dynamic_shapes():
+  from uagit_tf import precision
+  x = tf.random.stateless_normal([2, 12, 10, 4], [1, 2]) * 3.0 + 20.0  # Large mean.
+  upstream = tf.random.stateless_normal(x.shape, [3, 4])
+  norms = {}
+  for policy in ("none", "bfloat16"):
+    with precision.policy_scope(policy):
+      norms[policy] = layers.instance_norm()
+    norms[policy].build(x.shape)
+    norms[policy].gamma.assign(tf.random.stateless_normal([4], [5, 6]))
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 4])] * 2)
+  def input_grad_f32(x, upstream):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_sum(norms["none"](x) * upstream)
+    return tape.gradient(loss, x)
+
+  want = input_grad_f32(x, upstream).numpy()
+  # The gradient of a normalised input sums to ~0 over each image and channel.
+  np.testing.assert_allclose(want.sum(axis=(1, 2)), 0, atol=1e-3)
+  norms["bfloat16"].gamma.assign(norms["none"].gamma)
+  xb = tf.cast(x, tf.bfloat16)
+  with tf.GradientTape() as tape:
+    tape.watch(xb)
+    y = norms["bfloat16"](xb)
+    loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+  got = tape.gradient(loss, xb)
+  assert y.dtype == got.dtype == tf.bfloat16
+  # bfloat16 keeps 8 bits: within 2% of the largest gradient despite the mean of 20.
+  scale = np.abs(want).max()
+  np.testing.assert_allclose(tf.cast(got, tf.float32).numpy() / scale, want / scale, atol=0.02)
 
 
 @pytest.mark.parametrize("pad", [1, 3])
