@@ -2,6 +2,7 @@
 
     python -m benchmarks.train_step                          # 128 and 256 px, batch 1 and 4
     python -m benchmarks.train_step --sizes=128 --batches=1 --precisions=float32,bfloat16
+    python -m benchmarks.train_step --intra_op_threads=1    # the trainer's thread flags
 
 For each (size, batch, precision) a fresh process builds the paper's networks (ngf 32,
 9 blocks, ndf 64, attention), traces the stage-1 step (the heavier one: attention nets
@@ -34,6 +35,8 @@ flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16, flo
 flags.DEFINE_integer("repeats", 5, "Timed steps (after --warmup untimed ones).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps after tracing.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the step.")
+flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: TF default).")
+flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: TF default).")
 flags.DEFINE_string("child", None, "Internal: run one configuration 'size,batch,precision'.")
 FLAGS = flags.FLAGS
 
@@ -70,7 +73,8 @@ def run_child(spec: str) -> dict:
   cfg = config_lib.preset(
       "paper", image_size=size, load_size=size, batch_size=batch,
       mixed_precision={"float32": "none"}.get(precision, precision),
-      jit_compile=FLAGS.jit_compile, synthetic_train_size=2 * batch,
+      jit_compile=FLAGS.jit_compile, intra_op_threads=FLAGS.intra_op_threads,
+      inter_op_threads=FLAGS.inter_op_threads, synthetic_train_size=2 * batch,
       synthetic_test_size=4, image_summary_every=10**9)
   with tempfile.TemporaryDirectory() as workdir:
     trainer = training.Trainer(cfg, workdir)
@@ -99,7 +103,9 @@ def main(argv):
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.train_step", f"--child={spec}",
              f"--repeats={FLAGS.repeats}", f"--warmup={FLAGS.warmup}",
-             f"--jit_compile={FLAGS.jit_compile}"],
+             f"--jit_compile={FLAGS.jit_compile}",
+             f"--intra_op_threads={FLAGS.intra_op_threads}",
+             f"--inter_op_threads={FLAGS.inter_op_threads}"],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         if proc.returncode or not lines:
@@ -111,7 +117,9 @@ def main(argv):
 
   print(f"\nmatmul peak (2048^3, this run): float32 {peaks['float32']:.1f} GFLOP/s, "
         f"bfloat16 {peaks['bfloat16']:.1f} GFLOP/s ({peaks['bfloat16'] / peaks['float32']:.2f}x)"
-        f"; jit_compile={FLAGS.jit_compile}; FLOPs counted from the traced graph")
+        f"; jit_compile={FLAGS.jit_compile}; threads intra-op "
+        f"{FLAGS.intra_op_threads or 'default'}, inter-op {FLAGS.inter_op_threads or 'default'}"
+        "; FLOPs counted from the traced graph")
   print(f"{'size':>5s}{'batch':>6s}{'precision':>10s}{'s/step':>9s}{'pairs/s':>9s}"
         f"{'GFLOP':>8s}{'GFLOP/s':>9s}{'%f32pk':>8s}{'%ownpk':>8s}{'RSS GiB':>9s}")
   for r in rows:

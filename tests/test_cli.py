@@ -38,9 +38,11 @@ def test_train_resume_and_translate(tmp_path):
 
   # Resume with no flags but more epochs: the saved config is used, the run continues;
   # the strategy and the precision may change on resume (same weights, same checkpoint).
-  run("trainers.train", f"--workdir={workdir}", "--epochs=2", "--strategy=mirrored",
-      "--mixed_precision=bfloat16")
+  # So may the CPU thread pools, which the log reports.
+  resumed = run("trainers.train", f"--workdir={workdir}", "--epochs=2", "--strategy=mirrored",
+                "--mixed_precision=bfloat16", "--intra_op_threads=1", "--inter_op_threads=2")
   assert latest_step(workdir) == 6
+  assert "TensorFlow thread pools: intra-op 1, inter-op 2" in resumed.stderr
   saved = json.load(open(os.path.join(workdir, "config.json")))["train"]
   assert (saved["epochs"], saved["strategy"], saved["mixed_precision"]) == (
       2, "mirrored", "bfloat16")

@@ -30,6 +30,7 @@ def test_json_round_trip(tmp_path):
     ({"attention_epochs": 5}, "attention_epochs"),
     ({"mask_threshold": 1.5}, "mask_threshold"),
     ({"ngf": 0}, "ngf"),
+    ({"intra_op_threads": -1}, "intra_op_threads must be >= 0"),
     ({"no_such_field": 1}, "no_such_field"),
 ])
 def test_invalid_values_name_the_field(overrides, match):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tests.conftest import tiny
 from tests.helpers import weights
 from uagit_tf import config
+from uagit_tf import distribute
 from uagit_tf import training
 from uagit_tf.data import pipeline
 
@@ -108,6 +109,15 @@ def test_multi_worker_without_tf_config_is_a_clear_error(tmp_path, monkeypatch):
   monkeypatch.setenv("TF_CONFIG", "{not json")
   with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
     training.Trainer(tiny(strategy="multi_worker"), str(tmp_path))
+
+
+def test_thread_pools_that_can_no_longer_change_are_a_clear_error(tmp_path):
+  tf.constant(1.0) + 1.0  # This process has run TensorFlow ops: its pools are fixed.
+  current = tf.config.threading.get_intra_op_parallelism_threads()
+  distribute.configure_threads(0, 0)  # Defaults: nothing to change.
+  distribute.configure_threads(current, 0)  # Already so: nothing to change.
+  with pytest.raises(ValueError, match=r"intra_op_threads=\d+ cannot take effect"):
+    training.Trainer(tiny(intra_op_threads=current + 3), str(tmp_path))
 
 
 def one_step(cfg, workdir):

@@ -83,6 +83,8 @@ class TrainConfig:
   strategy: str = _f("default", "tf.distribute strategy: default (one device), mirrored (all local GPUs/devices), multi_worker (reads TF_CONFIG). batch_size is the global batch.", STRATEGIES)
   mixed_precision: str = _f("none", "none, bfloat16 or float16 (with dynamic loss scaling): Keras dtype policy of the networks; weights, masks, losses and exports stay float32.", MIXED_PRECISION)
   jit_compile: bool = _f(False, "XLA-compile the train step (off: on these CPUs it measured ~1.4x slower; GPUs may gain).")
+  intra_op_threads: int = _f(0, "Threads one op (a convolution) may use; 0: TensorFlow's default (every core). On small CPUs 1 can be faster: TF's defaults run ops concurrently with every core each (BUILD_NOTES 'Scale and speed').")
+  inter_op_threads: int = _f(0, "Ops run concurrently; 0: TensorFlow's default (every core).")
   skip_nonfinite_steps: int = _f(0, "Skip up to N batches whose loss is NaN/Inf (back to the last checkpoint, that batch left out); 0 stops at the first.")
 
   def __post_init__(self):
@@ -112,8 +114,9 @@ class TrainConfig:
     if not 0.0 <= self.synthetic_background_mix <= 1.0:
       raise ValueError("synthetic_background_mix must be in [0, 1], got "
                        f"{self.synthetic_background_mix}")
-    if self.pool_size < 0:
-      raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
+    for name in ("pool_size", "intra_op_threads", "inter_op_threads"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
     if self.mixed_precision not in MIXED_PRECISION:

@@ -20,6 +20,7 @@ The workdir must be on storage every worker can read, to resume.
 import json
 import os
 
+from absl import logging
 import tensorflow as tf
 
 from uagit_tf.config import STRATEGIES
@@ -109,3 +110,30 @@ def gather(local_batch: tf.Tensor) -> tf.Tensor:
   if local_batch.shape[0] is not None:  # all_gather drops the static batch size.
     out.set_shape([n * local_batch.shape[0], *local_batch.shape[1:]])
   return out
+
+
+def configure_threads(intra_op: int, inter_op: int) -> None:
+  """Sizes TensorFlow's CPU thread pools; 0 leaves a pool at TensorFlow's default.
+
+  Raises:
+    ValueError: a pool must change but this process has already run TensorFlow ops
+      (the pools are fixed from then on).
+  """
+  threading = tf.config.threading
+  for name, wanted, get, put in (
+      ("intra_op_threads", intra_op, threading.get_intra_op_parallelism_threads,
+       threading.set_intra_op_parallelism_threads),
+      ("inter_op_threads", inter_op, threading.get_inter_op_parallelism_threads,
+       threading.set_inter_op_parallelism_threads)):
+    if wanted == 0 or get() == wanted:
+      continue
+    try:
+      put(wanted)
+    except RuntimeError as e:
+      raise ValueError(f"{name}={wanted} cannot take effect: this process has already run "
+                       f"TensorFlow ops with {get() or 'default'} threads. Set it before "
+                       "any TensorFlow work (trainers.train does).") from e
+  if intra_op or inter_op:
+    logging.info("TensorFlow thread pools: intra-op %s, inter-op %s",
+                 threading.get_intra_op_parallelism_threads() or "default",
+                 threading.get_inter_op_parallelism_threads() or "default")

@@ -77,7 +77,8 @@ class Trainer:
     self.cfg = cfg
     self.workdir = workdir
     tcfg = cfg.train
-    # Before any other TensorFlow work: multi_worker must configure the runtime first.
+    # Before any other TensorFlow work: thread pools and multi_worker configure the runtime.
+    distribute.configure_threads(tcfg.intra_op_threads, tcfg.inter_op_threads)
     self.strategy = strategy or distribute.make_strategy(tcfg.strategy)
     replicas = self.strategy.num_replicas_in_sync
     if tcfg.batch_size % replicas:
