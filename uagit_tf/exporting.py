@@ -65,7 +65,7 @@ class ExportModule(tf.Module):
     checks = [tf.debugging.assert_positive(
         shape[1:3], message="images must have height and width >= 1")]
     with tf.control_dependencies(checks):
-      # An empty batch is a valid request: empty outputs (the nets' padding rejects it).
+      # An empty batch is a valid request: empty outputs, without running the nets.
       return tf.cond(shape[0] > 0,
                      lambda: self.translators[direction](images01 * 2.0 - 1.0),
                      lambda: {"translated": images01, "generated": images01,
