@@ -39,6 +39,8 @@ flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: T
 flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: TF default).")
 flags.DEFINE_string("child", None, "Internal: run one configuration 'size,batch,precision'.")
 FLAGS = flags.FLAGS
+# Passed on to each configuration's process.
+_CHILD_FLAGS = ("repeats", "warmup", "jit_compile", "intra_op_threads", "inter_op_threads")
 
 _CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
 
@@ -102,10 +104,7 @@ def main(argv):
         spec = f"{size},{batch},{precision}"
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.train_step", f"--child={spec}",
-             f"--repeats={FLAGS.repeats}", f"--warmup={FLAGS.warmup}",
-             f"--jit_compile={FLAGS.jit_compile}",
-             f"--intra_op_threads={FLAGS.intra_op_threads}",
-             f"--inter_op_threads={FLAGS.inter_op_threads}"],
+             *(f"--{name}={FLAGS[name].value}" for name in _CHILD_FLAGS)],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         if proc.returncode or not lines:

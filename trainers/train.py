@@ -53,7 +53,6 @@ def main(argv):
   del argv
   try:
     cfg = config_from_flags()
-    distribute.configure_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads)
     if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
       training.prepare_workdir(cfg, FLAGS.workdir)
       with open(os.path.join(FLAGS.workdir, "flags.txt"), "w") as f:

@@ -131,8 +131,8 @@ def configure_threads(intra_op: int, inter_op: int) -> None:
       put(wanted)
     except RuntimeError as e:
       raise ValueError(f"{name}={wanted} cannot take effect: this process has already run "
-                       f"TensorFlow ops with {get() or 'default'} threads. Set it before "
-                       "any TensorFlow work (trainers.train does).") from e
+                       f"TensorFlow ops with {get() or 'default'} threads. Build the Trainer "
+                       "before any other TensorFlow work (trainers.train does).") from e
   if intra_op or inter_op:
     logging.info("TensorFlow thread pools: intra-op %s, inter-op %s",
                  threading.get_intra_op_parallelism_threads() or "default",
