@@ -47,7 +47,7 @@ def main(argv):
   from ai_edge_litert.interpreter import Interpreter
   size = FLAGS.image_size
   if FLAGS.workdir:
-    from uagit_tf.translator import restore_networks
+    from uagit_tf.workdir import restore_networks
     cfg, nets = restore_networks(FLAGS.workdir)
   else:
     cfg = config_lib.Config()

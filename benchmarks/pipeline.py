@@ -7,15 +7,14 @@ Reads `--steps` batches of the training pipeline alone (both domains, decode, re
 crop, flip), then times the same number of training steps, and prints both rates.
 """
 
-import tempfile
 import time
 
 from absl import app
 from absl import flags
 
 from uagit_tf import config as config_lib
-from uagit_tf import training
 from uagit_tf.data import pipeline
+from uagit_tf.steps import Stage, TrainStep
 
 flags.DEFINE_string("preset", "demo", "Config preset.")
 flags.DEFINE_string("dataset", None, "Override the preset's data set.")
@@ -27,25 +26,25 @@ def main(argv):
   del argv
   overrides = {"dataset": FLAGS.dataset} if FLAGS.dataset else {}
   cfg = config_lib.preset(FLAGS.preset, **overrides)
-  sources = pipeline.sources(cfg.train, "train")
-  spe = pipeline.steps_per_epoch(cfg.train, sources)
+  data_cfg, seed = cfg.data, cfg.run.seed
+  sources = pipeline.sources(data_cfg, "train", seed)
+  spe = pipeline.steps_per_epoch(cfg, sources)
   n = min(FLAGS.steps, spe)
-  batches = iter(pipeline.train_epoch(sources, cfg.train, 0, spe))
+  batches = iter(pipeline.train_epoch(sources, data_cfg, seed, 0, spe))
   next(batches)  # Warm-up: tracing the map function.
   start = time.perf_counter()
   for _ in range(n - 1):
     next(batches)
-  data_rate = (n - 1) * 2 * cfg.train.batch_size / (time.perf_counter() - start)
+  data_rate = (n - 1) * 2 * data_cfg.batch_size / (time.perf_counter() - start)
 
-  with tempfile.TemporaryDirectory() as workdir:
-    trainer = training.Trainer(cfg, workdir, sources)
-    data = list(pipeline.train_epoch(sources, cfg.train, 0, spe, 0, n))
-    trainer._steps[1](*data[0])  # Warm-up: tracing the step.
-    start = time.perf_counter()
-    for a, b in data[1:]:
-      trainer._steps[1](a, b)["gen_total"].numpy()
-    step_rate = (n - 1) * 2 * cfg.train.batch_size / (time.perf_counter() - start)
-  print(f"\n{cfg.train.dataset}, {cfg.train.image_size} px, batch {cfg.train.batch_size}:")
+  step = TrainStep(cfg)
+  data = list(pipeline.train_epoch(sources, data_cfg, seed, 0, spe, 0, n))
+  step.run(*data[0], Stage.ATTENTION)  # Warm-up: tracing the step.
+  start = time.perf_counter()
+  for a, b in data[1:]:
+    step.run(a, b, Stage.ATTENTION)["gen_total"].numpy()
+  step_rate = (n - 1) * 2 * data_cfg.batch_size / (time.perf_counter() - start)
+  print(f"\n{data_cfg.dataset}, {data_cfg.image_size} px, batch {data_cfg.batch_size}:")
   print(f"  input pipeline alone: {data_rate:8.1f} images/s (A and B)")
   print(f"  training (stage 1):   {step_rate:8.1f} images/s")
   print(f"  pipeline headroom:    {data_rate / step_rate:8.1f}x")

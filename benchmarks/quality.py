@@ -18,12 +18,14 @@ from absl import flags
 
 from uagit_tf import config as config_lib
 from uagit_tf import evaluation, training
-from uagit_tf.translator import DIRECTIONS, Translator
+from uagit_tf import workdir as workdir_lib
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.translator import Translator
 
 flags.DEFINE_string("workdir", "runs/quality", "Folder for both runs.")
 flags.DEFINE_integer("steps", 4000, "Training steps of each model (the shared budget).")
 flags.DEFINE_integer("steps_per_epoch", 200, "Steps per epoch (stage switch at 30%).")
-flags.DEFINE_float("background_mix", config_lib.TrainConfig().synthetic_background_mix,
+flags.DEFINE_float("background_mix", config_lib.DataConfig().synthetic_background_mix,
                    "--synthetic_background_mix of both models' data (default: the built-in "
                    "data's).")
 flags.DEFINE_list("overrides", [], "Extra config fields for the attention model, k=v.")
@@ -45,11 +47,11 @@ def train_and_evaluate(name: str, overrides: dict) -> dict:
                           decay_epoch=epochs // 2, steps_per_epoch=FLAGS.steps_per_epoch,
                           synthetic_background_mix=FLAGS.background_mix, **overrides)
   workdir = os.path.join(FLAGS.workdir, name)
-  training.prepare_workdir(cfg, workdir)
+  workdir_lib.prepare(cfg, workdir)
   trainer = training.Trainer(cfg, workdir)
   trainer.fit()
   translators = {d: Translator.from_networks(trainer.nets, d) for d in DIRECTIONS}
-  return evaluation.evaluate(translators, cfg.train, os.path.join(workdir, "eval"))
+  return evaluation.evaluate(translators, cfg, os.path.join(workdir, "eval"))
 
 
 def main(argv):
@@ -57,7 +59,7 @@ def main(argv):
   extra = dict(kv.split("=", 1) for kv in FLAGS.overrides)
   attention = train_and_evaluate("attention", {k: _value(v) for k, v in extra.items()})
   baseline = train_and_evaluate("cyclegan", {"attention": False})
-  warmup = config_lib.preset("demo").train.attention_warmup_epochs
+  warmup = config_lib.preset("demo").schedule.attention_warmup_epochs
   print(f"\nbuilt-in data, background_mix={FLAGS.background_mix}, {FLAGS.steps} steps each; "
         f"attention model: demo preset (attention_warmup_epochs={warmup}, not in the paper)"
         f" + {extra or 'no overrides'}")

@@ -19,7 +19,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
@@ -68,8 +67,9 @@ def graph_flops(graph: tf.Graph) -> int:
 
 def run_child(spec: str) -> dict:
   from uagit_tf import config as config_lib
-  from uagit_tf import training
+  from uagit_tf import distribute
   from uagit_tf.data import pipeline
+  from uagit_tf.steps import Stage, TrainStep
   size, batch, precision = spec.split(",")
   size, batch = int(size), int(batch)
   cfg = config_lib.preset(
@@ -78,13 +78,13 @@ def run_child(spec: str) -> dict:
       jit_compile=FLAGS.jit_compile, intra_op_threads=FLAGS.intra_op_threads,
       inter_op_threads=FLAGS.inter_op_threads, synthetic_train_size=2 * batch,
       synthetic_test_size=4, image_summary_every=10**9)
-  with tempfile.TemporaryDirectory() as workdir:
-    trainer = training.Trainer(cfg, workdir)
-    a, b = next(iter(pipeline.train_epoch(trainer.sources, cfg.train, 0, 1)))
-    step = trainer._steps[1]
-    flops = graph_flops(step.get_concrete_function(a, b).graph)
-    seconds = median_seconds(lambda: step(a, b)["gen_total"].numpy(), FLAGS.repeats,
-                             FLAGS.warmup)
+  distribute.configure_threads(cfg.run.intra_op_threads, cfg.run.inter_op_threads)
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
+  a, b = next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
+  step = TrainStep(cfg).function(Stage.ATTENTION)
+  flops = graph_flops(step.get_concrete_function(a, b).graph)
+  seconds = median_seconds(lambda: step(a, b)["gen_total"].numpy(), FLAGS.repeats,
+                           FLAGS.warmup)
   return {"size": size, "batch": batch, "precision": precision, "seconds": seconds,
           "gflop": flops / 1e9,
           "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}

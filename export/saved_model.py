@@ -14,7 +14,7 @@ from absl import flags
 from absl import logging
 
 from uagit_tf import exporting
-from uagit_tf.translator import restore_networks
+from uagit_tf.workdir import restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")

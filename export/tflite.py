@@ -16,7 +16,8 @@ import numpy as np
 
 from uagit_tf import exporting
 from uagit_tf.data import pipeline
-from uagit_tf.translator import DIRECTIONS, restore_networks
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.workdir import restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")
@@ -31,7 +32,7 @@ FLAGS = flags.FLAGS
 
 def representative_images(cfg, direction: str, size: int, count: int) -> np.ndarray:
   """Training images of the direction's source domain, in [0, 1]."""
-  source = pipeline.sources(cfg.train, "train")[DIRECTIONS[direction][0]]
+  source = pipeline.sources(cfg.data, "train", cfg.run.seed)[DIRECTIONS[direction].source]
   batches = pipeline.test_batches(source, size, 16, limit=count)
   return np.concatenate([(b.numpy() + 1.0) / 2.0 for b in batches])
 

@@ -18,8 +18,9 @@ def tiny(**overrides) -> config.Config:
 def trained_workdir(tmp_path_factory):
   """A workdir trained through both stages with the tiny preset (6 steps)."""
   from uagit_tf import training
+  from uagit_tf import workdir as workdir_lib
   workdir = str(tmp_path_factory.mktemp("trained"))
   cfg = tiny()
-  training.prepare_workdir(cfg, workdir)
+  workdir_lib.prepare(cfg, workdir)
   training.Trainer(cfg, workdir).fit(progress=False)
   return workdir

@@ -17,9 +17,11 @@ STEPS = 3  # Stage 1, stage 1, stage 2 (the tiny preset switches after 3 steps; 
 
 def run_steps(trainer) -> list[dict]:
   from uagit_tf.data import pipeline
-  data = pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, STEPS)
-  return [{k: float(v) for k, v in trainer._steps[s](a, b).items()}
-          for s, (a, b) in zip([1, 1, 2], data)]
+  from uagit_tf.steps import Stage
+  cfg = trainer.cfg
+  data = pipeline.train_epoch(trainer.sources, cfg.data, cfg.run.seed, 0, STEPS)
+  stages = [Stage.ATTENTION, Stage.ATTENTION, Stage.MASKED]
+  return [trainer.train_step(a, b, s) for s, (a, b) in zip(stages, data)]
 
 
 def main(mode: str, *args: str) -> None:

@@ -1,9 +1,37 @@
-"""Test helpers: small image folders in the CycleGAN layout, network weights as arrays."""
+"""Test helpers: the commands in subprocesses, small image folders in the CycleGAN
+layout, network weights as arrays."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def run(module, *args, check=True):
+  """Runs `python -m module args` from the repository root; fails with its stderr."""
+  proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=ENV,
+                        capture_output=True, text=True, timeout=600)
+  if check and proc.returncode:
+    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+  return proc
+
+
+def start(module, *args, **kwargs) -> subprocess.Popen:
+  """Starts `python -m module args` in the background (output discarded by default)."""
+  kwargs = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": ENV, **kwargs}
+  return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, **kwargs)
+
+
+def latest_step(workdir):
+  """The step of the workdir's latest checkpoint, or -1 without one."""
+  path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  return -1 if path is None else int(path.rsplit("-", 1)[1])
 
 
 def write_image(path, size=(40, 48), mode="RGB", seed=0, bits=8):

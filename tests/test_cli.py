@@ -2,29 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 
-from tests.helpers import write_image
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(module, *args, check=True):
-  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=600)
-  if check and proc.returncode:
-    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-  return proc
-
-
-def latest_step(workdir):
-  state = open(os.path.join(workdir, "checkpoints", "checkpoint")).read()
-  return int(state.split('"')[1].rsplit("-", 1)[1])
+from tests.helpers import latest_step, run, write_image
 
 
 def test_train_resume_and_translate(tmp_path):
@@ -33,7 +15,7 @@ def test_train_resume_and_translate(tmp_path):
       "--attention_epochs=1", "--decay_epoch=1")
   assert latest_step(workdir) == 3
   saved = json.load(open(os.path.join(workdir, "config.json")))
-  assert saved["model"]["ngf"] == 8 and saved["train"]["epochs"] == 1
+  assert saved["model"]["ngf"] == 8 and saved["schedule"]["epochs"] == 1
   assert "--ngf=8" in open(os.path.join(workdir, "flags.txt")).read().split()
 
   # Resume with no flags but more epochs: the saved config is used, the run continues;
@@ -43,9 +25,9 @@ def test_train_resume_and_translate(tmp_path):
                 "--mixed_precision=bfloat16", "--intra_op_threads=1", "--inter_op_threads=2")
   assert latest_step(workdir) == 6
   assert "TensorFlow thread pools: intra-op 1, inter-op 2" in resumed.stderr
-  saved = json.load(open(os.path.join(workdir, "config.json")))["train"]
-  assert (saved["epochs"], saved["strategy"], saved["mixed_precision"]) == (
-      2, "mirrored", "bfloat16")
+  saved = json.load(open(os.path.join(workdir, "config.json")))
+  assert (saved["schedule"]["epochs"], saved["run"]["strategy"],
+          saved["run"]["mixed_precision"]) == (2, "mirrored", "bfloat16")
   bad = run("trainers.train", f"--workdir={workdir}", "--mixed_precision=fp8", check=False)
   assert bad.returncode and "--mixed_precision=fp8: value should be one of" in bad.stderr
   # The flags file reproduces the run's config.

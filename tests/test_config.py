@@ -10,11 +10,11 @@ from uagit_tf import config
 def test_defaults_are_the_papers_settings():
   cfg = config.Config()
   assert (cfg.model.ngf, cfg.model.ndf, cfg.model.n_res_blocks) == (32, 64, 9)
-  t = cfg.train
-  assert (t.epochs, t.attention_epochs, t.decay_epoch) == (100, 30, 50)
-  assert (t.lr, t.beta1, t.beta2, t.lambda_cyc, t.lambda_id) == (1e-4, 0.5, 0.999, 10.0, 0.0)
-  assert (t.mask_threshold, t.pool_size, t.batch_size) == (0.1, 50, 1)
-  assert (t.image_size, t.load_size) == (256, 286)
+  s, loss = cfg.schedule, cfg.loss
+  assert (s.epochs, s.attention_epochs, s.decay_epoch) == (100, 30, 50)
+  assert (s.lr, s.beta1, s.beta2, loss.lambda_cyc, loss.lambda_id) == (1e-4, 0.5, 0.999, 10.0, 0.0)
+  assert (loss.mask_threshold, loss.pool_size, cfg.data.batch_size) == (0.1, 50, 1)
+  assert (cfg.data.image_size, cfg.data.load_size) == (256, 286)
 
 
 def test_json_round_trip(tmp_path):
@@ -36,6 +36,27 @@ def test_json_round_trip(tmp_path):
 def test_invalid_values_name_the_field(overrides, match):
   with pytest.raises(ValueError, match=match):
     config.preset("tiny", **overrides)
+
+
+def test_every_field_belongs_to_one_concern_with_a_short_help():
+  import dataclasses
+  names = [f.name for cls in config.GROUPS.values() for f in dataclasses.fields(cls)]
+  assert len(names) == len(set(names)) == len(config.FIELDS)
+  for cls in config.GROUPS.values():
+    for f in dataclasses.fields(cls):
+      assert len(f.metadata["help"]) <= 80, f.name
+
+
+def test_a_config_json_of_the_flat_model_train_layout_still_loads(tmp_path):
+  cfg = config.preset("demo", seed=4, lambda_id=0.5, strategy="mirrored")
+  flat = config.flat(cfg)
+  model = {k: v for k, v in flat.items() if config.FIELDS[k] == "model"}
+  train = {k: v for k, v in flat.items() if config.FIELDS[k] != "model"}
+  (tmp_path / "config.json").write_text(json.dumps({"model": model, "train": train}))
+  assert config.load(str(tmp_path)) == cfg
+  (tmp_path / "config.json").write_text(json.dumps({"model": model, "optim": {}}))
+  with pytest.raises(ValueError, match="Unknown config sections: \\['optim'\\]"):
+    config.load(str(tmp_path))
 
 
 def test_unknown_preset():

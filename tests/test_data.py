@@ -75,30 +75,30 @@ def test_train_b_missing_names_the_path(tmp_path):
   shutil.rmtree(tmp_path / "trainB")
   cfg = tiny(dataset=str(tmp_path))
   with pytest.raises(ValueError, match="trainB"):
-    pipeline.sources(cfg.train, "train")
+    pipeline.sources(cfg.data, "train", 0)
 
 
 def test_unknown_dataset_is_a_clear_error():
   with pytest.raises(ValueError, match="neither 'synthetic', an existing folder .* nor a TFDS name"):
-    pipeline.sources(tiny(dataset="/no/such/place").train, "train")
+    pipeline.sources(tiny(dataset="/no/such/place").data, "train", 0)
 
 
 def test_folder_training_batches_have_the_crop_size_and_range(tmp_path):
-  cfg = tiny(dataset=make_folder_dataset(tmp_path, n=3)).train
-  src = pipeline.sources(cfg, "train")
-  a, b = next(iter(pipeline.train_epoch(src, cfg, epoch=0, steps_per_epoch=2)))
+  cfg = tiny(dataset=make_folder_dataset(tmp_path, n=3)).data
+  src = pipeline.sources(cfg, "train", 0)
+  a, b = next(iter(pipeline.train_epoch(src, cfg, 0, epoch=0, steps_per_epoch=2)))
   assert a.shape == b.shape == (1, 32, 32, 3)
   assert -1 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1
 
 
 def _epoch(cfg, src, epoch, start, stop=None):
   return [(a.numpy(), b.numpy())
-          for a, b in pipeline.train_epoch(src, cfg, epoch, 6, start, stop)]
+          for a, b in pipeline.train_epoch(src, cfg, 0, epoch, 6, start, stop)]
 
 
 def test_training_order_is_deterministic_resumable_and_reshuffled_each_epoch():
-  cfg = tiny(synthetic_train_size=5).train
-  src = pipeline.sources(cfg, "train")
+  cfg = tiny(synthetic_train_size=5).data
+  src = pipeline.sources(cfg, "train", 0)
   full = _epoch(cfg, src, 0, 0)
   again = _epoch(cfg, src, 0, 0)
   resumed = _epoch(cfg, src, 0, 4)
@@ -126,15 +126,15 @@ def test_unaligned_sampling_draws_a_and_b_independently():
 def test_steps_per_epoch_defaults_to_the_larger_domain(tmp_path):
   root = make_folder_dataset(tmp_path, n=2, splits=("train",))
   write_image(os.path.join(root, "trainB", "extra.png"))
-  cfg = tiny(dataset=root, steps_per_epoch=0).train
-  assert pipeline.steps_per_epoch(cfg, pipeline.sources(cfg, "train")) == 3
+  cfg = tiny(dataset=root, steps_per_epoch=0)
+  assert pipeline.steps_per_epoch(cfg, pipeline.sources(cfg.data, "train", 0)) == 3
 
 
 def test_test_batches_resize_only():
-  cfg = tiny().train
-  src = pipeline.sources(cfg, "test")["a"]
+  cfg = tiny().data
+  src = pipeline.sources(cfg, "test", 0)["a"]
   images, masks = next(iter(pipeline.test_batches(src, 32, 4, with_masks=True)))
-  expected = synthetic.example(cfg.seed, "test", "a", 0, 32)[0]
+  expected = synthetic.example(0, "test", "a", 0, 32)[0]
   np.testing.assert_allclose(images[0].numpy(), expected.numpy(), atol=1e-6)
   assert masks.shape == (4, 32, 32, 1)
 
@@ -143,8 +143,8 @@ def test_synthetic_folders_read_back_as_a_folder_dataset_with_masks(tmp_path):
   from uagit_tf.data import synthetic as syn
   counts = syn.write_folders(str(tmp_path), seed=3, size=32, train_size=2, test_size=3)
   assert counts == {"trainA": 2, "trainB": 2, "testA": 3, "testB": 3}
-  cfg = tiny(dataset=str(tmp_path), seed=3).train
-  test = pipeline.sources(cfg, "test")
+  cfg = tiny(dataset=str(tmp_path)).data
+  test = pipeline.sources(cfg, "test", 3)
   images, masks = next(iter(pipeline.test_batches(test["b"], 32, 3, with_masks=True)))
   want_images, want_masks = syn.batch(3, "test", "b", range(3), 32)
   np.testing.assert_allclose(images.numpy(), want_images.numpy(), atol=1.5 / 127.5)
@@ -163,11 +163,11 @@ def test_background_mix_gives_some_images_the_other_domains_background():
 def test_identical_domain_folders_are_warned_about(tmp_path):
   import shutil
   root = make_folder_dataset(tmp_path, n=2, splits=("train",))
-  cfg = tiny(dataset=root).train
-  assert pipeline.sanity_warnings(pipeline.sources(cfg, "train")) == []
+  cfg = tiny(dataset=root).data
+  assert pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0)) == []
   shutil.rmtree(tmp_path / "trainB")
   shutil.copytree(tmp_path / "trainA", tmp_path / "trainB")
-  (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train"))
+  (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0))
   assert "trainA" in warning and "trainB" in warning and "same files" in warning
 
 

@@ -4,26 +4,24 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.conftest import tiny
-from tests.helpers import weights
+from tests.helpers import ENV, start, weights
 from uagit_tf import config
 from uagit_tf import distribute
 from uagit_tf import training
+from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+from uagit_tf.steps import Stage, TrainStep
 
 def run_helper(*args, env=None):
-  return subprocess.Popen([sys.executable, "-m", "tests.distributed_run", *args], cwd=ROOT,
-                          env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+  return start("tests.distributed_run", *args, env={**ENV, **(env or {})},
+               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(*procs, timeout=300):
@@ -120,18 +118,21 @@ def test_thread_pools_that_can_no_longer_change_are_a_clear_error(tmp_path):
     training.Trainer(tiny(intra_op_threads=current + 3), str(tmp_path))
 
 
-def one_step(cfg, workdir):
-  trainer = training.Trainer(cfg, workdir)
-  a, b = next(iter(pipeline.train_epoch(trainer.sources, cfg.train, 0, 1)))
-  return {k: float(v) for k, v in trainer._steps[1](a, b).items()}
+def first_batch(cfg):
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
+  return next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
+
+
+def one_step(cfg):
+  keras.utils.set_random_seed(cfg.run.seed)
+  return {k: float(v) for k, v in TrainStep(cfg).run(*first_batch(cfg), Stage.ATTENTION).items()}
 
 
 def test_bfloat16_computes_in_bfloat16_keeps_float32_where_it_matters_and_exports_float32(
     tmp_path):
-  from uagit_tf.translator import restore_networks
   workdir = str(tmp_path)
   cfg = tiny(mixed_precision="bfloat16")
-  training.prepare_workdir(cfg, workdir)
+  workdir_lib.prepare(cfg, workdir)
   trainer = training.Trainer(cfg, workdir)
   losses = trainer.fit(max_steps=2, progress=False)
   assert all(np.isfinite(v) for v in losses.values())
@@ -143,10 +144,9 @@ def test_bfloat16_computes_in_bfloat16_keeps_float32_where_it_matters_and_export
   assert gen(a).dtype == tf.float32 and trainer.nets.att["a"](a).dtype == tf.float32
   assert trainer.nets.disc["a"](a).dtype == tf.float32
   # The policy was scoped to the networks: nothing else is left in mixed precision.
-  import keras
   assert keras.config.dtype_policy().name == "float32"
   # Inference and exports rebuild the networks in float32 from the same weights.
-  _, nets = restore_networks(workdir)
+  _, nets = workdir_lib.restore_networks(workdir)
   assert nets.gen["a"].body[1].compute_dtype == "float32"
   for w32, w in zip(nets.gen["a"].weights, gen.weights):
     np.testing.assert_array_equal(w32.numpy(), w.numpy())
@@ -154,32 +154,32 @@ def test_bfloat16_computes_in_bfloat16_keeps_float32_where_it_matters_and_export
   assert np.mean(np.abs(nets.gen["a"](x).numpy() - gen(x).numpy())) < 0.02  # bf16 rounding.
 
 
-def test_float16_loss_scale_applies_finite_steps_and_skips_overflowing_ones(tmp_path):
-  trainer = training.Trainer(tiny(mixed_precision="float16"), str(tmp_path))
-  a, b = next(iter(pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, 1)))
-  gen, opt, scale = trainer.nets.gen["a"], trainer.optimizers["gen_a2b"], trainer.loss_scales["gen"]
+def test_float16_loss_scale_applies_finite_steps_and_skips_overflowing_ones():
+  cfg = tiny(mixed_precision="float16")
+  step, (a, b) = TrainStep(cfg), first_batch(cfg)
+  gen, opt, scale = step.nets.gen["a"], step.optimizers["gen_a2b"], step.loss_scales["gen"]
   assert float(scale.scale) == 2.0**15
   scale.scale.assign(1.0)  # Small enough for float16 here: the step is applied.
   before = [w.numpy() for w in gen.weights]
-  losses = trainer._steps[1](a, b)
+  losses = step.run(a, b, Stage.ATTENTION)
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert any(not np.array_equal(w0, w.numpy()) for w0, w in zip(before, gen.weights))
   assert int(opt.iterations) == 1 and int(scale.good_steps) == 1 and float(scale.scale) == 1.0
 
   scale.scale.assign(3e38)  # Scaled gradients overflow: the update must be skipped.
   before = [w.numpy() for w in gen.weights]
-  trainer._steps[1](a, b)
+  step.run(a, b, Stage.ATTENTION)
   for w0, w in zip(before, gen.weights):
     np.testing.assert_array_equal(w0, w.numpy())
   assert int(opt.iterations) == 1
   assert float(scale.scale) == pytest.approx(1.5e38) and int(scale.good_steps) == 0
   # The discriminators' group has its own scale and trained on.
-  assert int(trainer.optimizers["disc_a"].iterations) == 2
+  assert int(step.optimizers["disc_a"].iterations) == 2
 
 
-def test_jit_compiled_step_matches_the_graph_step(tmp_path):
-  plain = one_step(tiny(), str(tmp_path / "plain"))
-  jit = one_step(tiny(jit_compile=True), str(tmp_path / "jit"))
+def test_jit_compiled_step_matches_the_graph_step():
+  plain = one_step(tiny())
+  jit = one_step(tiny(jit_compile=True))
   assert plain.keys() == jit.keys()
   for k in plain:
     assert jit[k] == pytest.approx(plain[k], rel=1e-4, abs=1e-6), k

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_cli import ROOT, run
+from tests.helpers import ROOT, run, start
 from uagit_tf import exporting, serving_client
-from uagit_tf.translator import Translator, restore_networks
+from uagit_tf.translator import Translator
+from uagit_tf.workdir import restore_networks
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 
@@ -237,10 +238,7 @@ def test_a_killed_export_leaves_no_version_a_server_would_load(trained_workdir, 
   import signal
   import time
   base = tmp_path / "base"
-  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  proc = subprocess.Popen([sys.executable, "-m", "export.saved_model",
-                           f"--workdir={trained_workdir}", f"--export_dir={base}"],
-                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  proc = start("export.saved_model", f"--workdir={trained_workdir}", f"--export_dir={base}")
   deadline = time.time() + 120
   while not any(n.startswith(".tmp-") for n in (os.listdir(base) if base.exists() else [])):
     assert time.time() < deadline and proc.poll() is None

@@ -3,14 +3,12 @@
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from tests.test_cli import ROOT, run
+from tests.helpers import latest_step, run, start
 
 FLAGS = ["--preset=tiny", "--deterministic", "--epochs=2", "--attention_epochs=1",
          "--decay_epoch=1", "--steps_per_epoch=5", "--checkpoint_every=1"]
@@ -22,11 +20,6 @@ def checkpoint_values(workdir):
                 for name, _ in tf.train.list_variables(path) if "OBJECT_GRAPH" not in name}
 
 
-def latest_step(workdir):
-  path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-  return -1 if path is None else int(path.rsplit("-", 1)[1])
-
-
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
   straight = str(tmp_path / "straight")
   run("trainers.train", f"--workdir={straight}", *FLAGS)
@@ -35,13 +28,10 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
 
   rng = random.Random(7)
   killed = str(tmp_path / "killed")
-  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
   kills = 0
   for _ in range(3):
     target = latest_step(killed) + rng.randint(1, 3)
-    proc = subprocess.Popen([sys.executable, "-m", "trainers.train", f"--workdir={killed}",
-                             *FLAGS], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = start("trainers.train", f"--workdir={killed}", *FLAGS)
     deadline = time.time() + 300
     while proc.poll() is None and latest_step(killed) < target and time.time() < deadline:
       time.sleep(0.05)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_cli import run
+from tests.helpers import run
 
 TRIED = {"images": 0, "bytes": 0}
 CLEAN_ERRORS = (tf.errors.InvalidArgumentError, ValueError, TypeError)

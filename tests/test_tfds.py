@@ -2,7 +2,6 @@
 
 import time
 
-import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
@@ -12,12 +11,12 @@ from uagit_tf.data import pipeline
 
 
 def test_cycle_gan_splits_load_through_tfds(tmp_path):
-  cfg = tiny(dataset="cycle_gan/horse2zebra", tfds_data_dir=str(tmp_path)).train
+  cfg = tiny(dataset="cycle_gan/horse2zebra", tfds_data_dir=str(tmp_path)).data
   with tfds.testing.mock_data(num_examples=5):
-    train = pipeline.sources(cfg, "train")
-    test = pipeline.sources(cfg, "test")
+    train = pipeline.sources(cfg, "train", 0)
+    test = pipeline.sources(cfg, "test", 0)
   assert train["a"].size == train["b"].size == test["a"].size == 5
-  a, b = next(iter(pipeline.train_epoch(train, cfg, 0, 3)))
+  a, b = next(iter(pipeline.train_epoch(train, cfg, 0, 0, 3)))
   assert a.shape == b.shape == (1, 32, 32, 3)
   assert -1 <= a.numpy().min() and a.numpy().max() <= 1 and a.numpy().std() > 0.05
   images = next(iter(pipeline.test_batches(test["b"], 32, 4)))
@@ -35,10 +34,10 @@ def test_training_runs_on_a_tfds_data_set(tmp_path):
 
 
 def test_a_missing_data_set_is_one_clear_error_within_seconds(tmp_path):
-  cfg = tiny(dataset="cycle_gan/horse2zebra", tfds_data_dir=str(tmp_path)).train
+  cfg = tiny(dataset="cycle_gan/horse2zebra", tfds_data_dir=str(tmp_path)).data
   start = time.time()
   with pytest.raises(ValueError, match=r"not prepared in .*download_and_prepare"):
-    pipeline.sources(cfg, "train")
+    pipeline.sources(cfg, "train", 0)
   assert time.time() - start < 30
 
 
@@ -47,6 +46,6 @@ def test_an_existing_folder_is_read_as_a_folder_even_with_a_tfds_like_name(tmp_p
   from tests.helpers import make_folder_dataset
   monkeypatch.chdir(tmp_path)
   make_folder_dataset(tmp_path / "cycle_gan" / "horse2zebra", n=2)
-  cfg = tiny(dataset="cycle_gan/horse2zebra").train
-  train = pipeline.sources(cfg, "train")
+  cfg = tiny(dataset="cycle_gan/horse2zebra").data
+  train = pipeline.sources(cfg, "train", 0)
   assert type(train["a"]).__name__ == "FolderDomain" and train["a"].size == 2

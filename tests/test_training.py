@@ -1,5 +1,7 @@
-"""The training loop: both stages, the frozen attention, exact resume, failures."""
+"""The paper's step (both stages, the frozen attention) and the loop around it: schedule,
+exact resume, failures."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,24 +10,28 @@ from tests.conftest import tiny
 from tests.helpers import weights
 from uagit_tf import config
 from uagit_tf import training
+from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.steps import Stage, TrainStep
 
 
-def batches(trainer, n=2):
-  return list(pipeline.train_epoch(trainer.sources, trainer.cfg.train, 0, n))
+def batches(cfg, n=2):
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
+  return list(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, n))
 
 
-@pytest.fixture(scope="module")
-def trainer(tmp_path_factory):
-  return training.Trainer(tiny(), str(tmp_path_factory.mktemp("wd")))
+def iterations(step):
+  return {name: int(opt.iterations) for name, opt in step.optimizers.items()}
 
 
-def test_two_steps_of_each_stage_update_the_right_networks(trainer):
-  data = batches(trainer)
-  before = weights(trainer.nets)
+def test_two_steps_of_each_stage_update_the_right_networks():
+  cfg = tiny()
+  step, data = TrainStep(cfg), batches(cfg)
+  before = weights(step.nets)
   for a, b in data:
-    losses = trainer.train_step(a, b, stage=1)
-  after1 = weights(trainer.nets)
+    losses = step.run(a, b, Stage.ATTENTION)
+  after1 = weights(step.nets)
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
           "mask_mean_a", "mask_above_tau_b"} <= set(losses)
@@ -33,49 +39,56 @@ def test_two_steps_of_each_stage_update_the_right_networks(trainer):
   assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
 
   for a, b in data:
-    trainer.train_step(a, b, stage=2)
-  after2 = weights(trainer.nets)
+    step.run(a, b, Stage.MASKED)
+  after2 = weights(step.nets)
   for k in after1:
     if k.startswith("att_"):  # Stage 2: every attention weight bit-identical.
       np.testing.assert_array_equal(after1[k], after2[k], err_msg=k)
   moved = {k.split("/")[0] for k in after1 if not np.array_equal(after1[k], after2[k])}
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
-  assert int(trainer.step) == 4
+  assert iterations(step) == {"gen_a2b": 4, "gen_b2a": 4, "att_a": 2, "att_b": 2,
+                              "disc_a": 4, "disc_b": 4}
 
-
-def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau(trainer):
-  a, b = batches(trainer, 1)[0]
-  # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
-  tau = float(np.median(trainer.nets.att["a"](a).numpy()))
-  trainer.cfg = config.override(trainer.cfg, {"mask_threshold": tau})
-  out = trainer.direction(a, "a", stage=2, use_norm=False)
-  below = out["mask"].numpy()[..., 0] <= tau
-  fake = out["disc_fake"].numpy()
-  assert below.any() and (~below).any()  # The check is not vacuous.
-  assert np.all(fake[below] == 0)
-  assert np.any(fake[~below] != 0)
-  real_mask = trainer.nets.att["b"](b)
-  real_in = trainer.disc_input(b, real_mask, stage=2).numpy()
-  assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
-  np.testing.assert_array_equal(trainer.disc_input(b, real_mask, stage=1).numpy(), b.numpy())
-  # Stage 1: the whole composite goes to the discriminator.
-  out1 = trainer.direction(a, "a", stage=1, use_norm=True)
-  np.testing.assert_array_equal(out1["disc_fake"].numpy(), out1["translated"].numpy())
-
-
-def test_attention_warmup_stage_trains_everything_but_the_attention_nets(trainer):
-  cfg = tiny(epochs=10, attention_epochs=3, decay_epoch=5, attention_warmup_epochs=1)
-  assert [training.stage_of(cfg, e) for e in (0, 1, 3)] == [0, 1, 2]
-  assert training.stage_of(config.override(cfg, {"attention": False}), 0) == 1
-  before = weights(trainer.nets)
-  trainer.train_step(*batches(trainer, 1)[0], stage=0)
-  after = weights(trainer.nets)
+  before = weights(step.nets)  # The warm-up: everything but the attention nets trains.
+  step.run(*data[0], Stage.WARMUP)
+  after = weights(step.nets)
   moved = {k.split("/")[0] for k in before if not np.array_equal(before[k], after[k])}
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
 
 
+def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
+  a, b = batches(tiny(), 1)[0]
+  # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
+  keras.utils.set_random_seed(0)
+  tau = float(np.median(TrainStep(tiny()).nets.att["a"](a).numpy()))
+  keras.utils.set_random_seed(0)  # The same weights, with that tau.
+  step = TrainStep(tiny(mask_threshold=tau))
+  masked = step.plan(Stage.MASKED)
+  out = step.direction(a, DIRECTIONS["a2b"], masked)
+  below = out["mask"].numpy()[..., 0] <= tau
+  fake = out["judged"].numpy()
+  assert below.any() and (~below).any()  # The check is not vacuous.
+  assert np.all(fake[below] == 0)
+  assert np.any(fake[~below] != 0)
+  real_mask = step.nets.att["b"](b)
+  real_in = step.judge_input(b, real_mask, masked).numpy()
+  assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
+  whole = step.plan(Stage.ATTENTION)
+  np.testing.assert_array_equal(step.judge_input(b, real_mask, whole).numpy(), b.numpy())
+  # Stage 1: the whole composite goes to the discriminator.
+  out1 = step.direction(a, DIRECTIONS["a2b"], whole)
+  np.testing.assert_array_equal(out1["judged"].numpy(), out1["translated"].numpy())
+
+
+def test_the_stages_follow_the_schedule():
+  cfg = tiny(epochs=10, attention_epochs=3, decay_epoch=5, attention_warmup_epochs=1)
+  assert [training.stage_of(cfg, e) for e in (0, 1, 3)] == [
+      Stage.WARMUP, Stage.ATTENTION, Stage.MASKED]
+  assert training.stage_of(config.override(cfg, {"attention": False}), 0) == Stage.ATTENTION
+
+
 def test_learning_rate_is_constant_then_decays_linearly_to_zero():
-  cfg = tiny(lr=1e-4, epochs=100, decay_epoch=50, attention_epochs=30).train
+  cfg = tiny(lr=1e-4, epochs=100, decay_epoch=50, attention_epochs=30).schedule
   assert training.learning_rate(cfg, 0) == training.learning_rate(cfg, 49) == 1e-4
   assert np.isclose(training.learning_rate(cfg, 75), 0.5e-4)
   assert training.learning_rate(cfg, 100) == 0.0
@@ -85,7 +98,7 @@ def test_stage_switch_and_plain_cyclegan():
   cfg = tiny(epochs=10, attention_epochs=3, decay_epoch=5)
   assert [training.stage_of(cfg, e) for e in (0, 2, 3, 9)] == [1, 1, 2, 2]
   plain = tiny(epochs=10, attention_epochs=3, decay_epoch=5, attention=False)
-  assert training.stage_of(plain, 9) == 1
+  assert training.stage_of(plain, 9) is Stage.ATTENTION
 
 
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
@@ -98,8 +111,8 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
 
   first = training.Trainer(cfg, str(tmp_path / "resumed"))
   first.fit(max_steps=4, progress=False)
-  assert first.manager.latest_checkpoint.endswith("ckpt-4")
-  first.train_step(*batches(first, 1)[0], stage=2)  # Trained, never saved: "killed".
+  assert first.store.latest.endswith("ckpt-4")
+  first.train_step(*batches(cfg, 1)[0], Stage.MASKED)  # Trained, never saved: "killed".
   assert int(first.step) == 5
   del first
   second = training.Trainer(cfg, str(tmp_path / "resumed"))
@@ -119,7 +132,7 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
 
 def test_more_epochs_continue_a_finished_run(trained_workdir):
   cfg = config.override(config.load(trained_workdir), {"epochs": 3})
-  training.prepare_workdir(cfg, trained_workdir)
+  workdir_lib.prepare(cfg, trained_workdir)
   trainer = training.Trainer(cfg, trained_workdir)
   assert int(trainer.step) == 6
   trainer.fit(progress=False)
@@ -129,13 +142,13 @@ def test_more_epochs_continue_a_finished_run(trained_workdir):
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
   trainer = training.Trainer(tiny(), str(tmp_path))
   trainer.fit(max_steps=2, progress=False)
-  saved = trainer.manager.latest_checkpoint
+  saved = trainer.store.latest
   assert saved.endswith("ckpt-2")
   w = trainer.nets.gen["a"].weights[0]
   w.assign(tf.fill(w.shape, np.nan))
   with pytest.raises(training.NonFiniteLossError, match="Non-finite loss at step 3: .*adv_a2b"):
     trainer.fit(progress=False)
-  assert trainer.manager.latest_checkpoint == saved
+  assert trainer.store.latest == saved
   fresh = training.Trainer(tiny(), str(tmp_path))
   assert int(fresh.step) == 2
   assert np.isfinite(fresh.nets.gen["a"].weights[0].numpy()).all()
@@ -168,12 +181,12 @@ def test_a_failed_checkpoint_write_names_the_cause_and_keeps_the_previous(tmp_pa
                                                                         monkeypatch):
   trainer = training.Trainer(tiny(), str(tmp_path))
   trainer.fit(max_steps=2, progress=False)
-  previous = trainer.manager.latest_checkpoint
+  previous = trainer.store.latest
 
   def full_disk(*args, **kwargs):
     raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
-  monkeypatch.setattr(trainer.manager, "save", full_disk)
-  with pytest.raises(training.CheckpointError,
+  monkeypatch.setattr(trainer.store.manager, "save", full_disk)
+  with pytest.raises(workdir_lib.CheckpointError,
                      match=r"step 3 .*No space left on device.*still .*ckpt-2"):
     trainer.fit(max_steps=2, progress=False)
   assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == previous
@@ -192,7 +205,7 @@ class PoisonedSource:
 
 def test_skip_nonfinite_steps_leaves_bad_batches_out(tmp_path):
   cfg = tiny(synthetic_train_size=3, skip_nonfinite_steps=2, checkpoint_every=100)
-  sources = pipeline.sources(cfg.train, "train")
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
   sources = {"a": PoisonedSource(sources["a"], 1), "b": sources["b"]}
   trainer = training.Trainer(cfg, str(tmp_path / "skip"), sources)
   trainer.fit(progress=False)  # 2 epochs x 3 steps: the poisoned image comes once a epoch.
@@ -204,3 +217,33 @@ def test_skip_nonfinite_steps_leaves_bad_batches_out(tmp_path):
                             str(tmp_path / "strict"), sources)
   with pytest.raises(training.NonFiniteLossError, match="Non-finite loss at step"):
     strict.fit(progress=False)
+
+
+@pytest.mark.parametrize("option,value,stage,terms,nets_affected", [
+    # Identity L1 (not in the paper): a loss per domain, weighted into the generators'.
+    ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, {"gen_a2b", "gen_b2a"}),
+    # Mask L1 prior (not in the paper): only the attention nets feel it.
+    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, {"att_a", "att_b"}),
+    # Stage 2 keeps the discriminators' instance norm: they and what they teach change.
+    ("disc_norm_stage2", True, Stage.MASKED, set(),
+     {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}),
+])
+def test_each_option_changes_the_step_where_it_should(option, value, stage, terms,
+                                                      nets_affected):
+  cfg = tiny()
+  a, b = batches(cfg, 1)[0]
+  runs = []
+  for c in (cfg, config.override(cfg, {option: value})):
+    keras.utils.set_random_seed(0)  # Same initial weights for both.
+    step = TrainStep(c)
+    losses = {k: float(v) for k, v in step.run(a, b, stage).items()}
+    runs.append((losses, weights(step.nets)))
+  (base, base_w), (with_option, option_w) = runs
+  assert set(with_option) - set(base) == terms
+  if terms:  # The new terms enter the generators' objective with their weight.
+    extra = value * sum(with_option[t] for t in terms)
+    assert with_option["gen_total"] == pytest.approx(base["gen_total"] + extra, rel=1e-5)
+  else:
+    assert with_option["disc_a"] != pytest.approx(base["disc_a"], rel=1e-3)
+  moved = {k.split("/")[0] for k in base_w if not np.array_equal(base_w[k], option_w[k])}
+  assert moved == nets_affected

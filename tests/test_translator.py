@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from uagit_tf import method
+from uagit_tf import workdir as workdir_lib
 from uagit_tf import translator as translator_lib
 from uagit_tf.translator import Translator
 
@@ -41,7 +42,7 @@ def test_translator_matches_the_method_on_network_sizes_and_keeps_odd_sizes(trai
 def test_every_restored_weight_equals_the_checkpointed_value(trained_workdir):
   # Read the checkpoint independently of our restore code: each network's weights are
   # stored under <network>/weights/<i>, and inference must get exactly those values.
-  cfg, nets = translator_lib.restore_networks(trained_workdir)
+  cfg, nets = workdir_lib.restore_networks(trained_workdir)
   path = tf.train.latest_checkpoint(trained_workdir + "/checkpoints")
   n = 0
   for name, net in nets.by_name().items():
@@ -56,7 +57,7 @@ def test_translator_from_workdir_equals_the_trainers_own_networks(tmp_path):
   from tests.conftest import tiny
   from uagit_tf import training
   cfg = tiny()
-  training.prepare_workdir(cfg, str(tmp_path))
+  workdir_lib.prepare(cfg, str(tmp_path))
   trainer = training.Trainer(cfg, str(tmp_path))
   trainer.fit(max_steps=2, progress=False)
   images = tf.random.uniform([2, 32, 32, 3], -1, 1)

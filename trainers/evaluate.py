@@ -15,7 +15,9 @@ from absl import flags
 from uagit_tf import config as config_lib
 from uagit_tf import evaluation
 from uagit_tf.metrics import inception
-from uagit_tf.translator import DIRECTIONS, Translator, restore_networks
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.translator import Translator
+from uagit_tf.workdir import restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")
@@ -42,7 +44,7 @@ def main(argv):
     features = None
     if FLAGS.kid or FLAGS.fid:  # Before the long work: a missing file fails in seconds.
       features = inception.build_extractor(FLAGS.inception_weights)
-    results = evaluation.evaluate(translators, cfg.train,
+    results = evaluation.evaluate(translators, cfg,
                                   FLAGS.output or os.path.join(FLAGS.workdir, "eval"),
                                   FLAGS.num_images, FLAGS.classifier_steps,
                                   feature_model=features, kid=FLAGS.kid, fid=FLAGS.fid,

@@ -17,7 +17,7 @@ flags.DEFINE_integer("size", 64, "Image size in pixels.")
 flags.DEFINE_integer("train_size", 100, "Training images per domain.")
 flags.DEFINE_integer("test_size", 20, "Test images per domain.")
 flags.DEFINE_integer("seed", 0, "Seed (the same seed as --seed of train gives its images).")
-flags.DEFINE_float("background_mix", config_lib.TrainConfig().synthetic_background_mix,
+flags.DEFINE_float("background_mix", config_lib.DataConfig().synthetic_background_mix,
                    "As --synthetic_background_mix of train.")
 FLAGS = flags.FLAGS
 

@@ -3,9 +3,10 @@
     python -m trainers.train --workdir=runs/demo --preset=demo
     python -m trainers.train --workdir=runs/h2z --dataset=/data/horse2zebra   # paper settings
 
-Every field of uagit_tf.config is a flag. Running again on an existing workdir resumes it
-exactly; flags left out are taken from the workdir's config.json, architecture flags that
-disagree with it are an error, and raising --epochs continues a finished run.
+Every field of uagit_tf.config is a flag (`--help` lists them by concern). Running again
+on an existing workdir resumes it exactly; flags left out are taken from the workdir's
+config.json, architecture flags that disagree with it are an error, and raising --epochs
+continues a finished run.
 """
 
 import dataclasses
@@ -19,20 +20,26 @@ from absl import logging
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
 from uagit_tf import training
+from uagit_tf import workdir as workdir_lib
 
 flags.DEFINE_string("workdir", None, "Checkpoints, logs and config.json go here.", required=True)
 flags.DEFINE_enum("preset", None, sorted(config_lib.PRESETS),
-                  "Start from a named preset; flags given explicitly override it.")
+                  "Start from a named preset; explicit flags override it.")
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string}
-for _cls in (config_lib.ModelConfig, config_lib.TrainConfig):
+for _group, _cls in config_lib.GROUPS.items():
   for _field in dataclasses.fields(_cls):
+    # module_name makes `--help` list the flags by concern ("model", "data", ...).
     if _field.metadata["choices"]:
       flags.DEFINE_enum(_field.name, _field.default, _field.metadata["choices"],
-                        _field.metadata["help"])
+                        _field.metadata["help"], module_name=_group)
     else:
-      _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
+      _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"],
+                                    module_name=_group)
 FLAGS = flags.FLAGS
+# `--help` shows the module docstring: append every concern's flags to it, in order.
+__doc__ += "\nFlags by concern:\n\n" + "\n\n".join(
+    FLAGS.module_help(group).strip() for group in config_lib.GROUPS)
 
 
 def config_from_flags() -> config_lib.Config:
@@ -43,9 +50,7 @@ def config_from_flags() -> config_lib.Config:
     base = config_lib.load(FLAGS.workdir)
   else:
     base = config_lib.Config()
-  explicit = {name: FLAGS[name].value
-              for name in config_lib.MODEL_FIELDS | config_lib.TRAIN_FIELDS
-              if FLAGS[name].present}
+  explicit = {name: FLAGS[name].value for name in config_lib.FIELDS if FLAGS[name].present}
   return config_lib.override(base, explicit)
 
 
@@ -54,18 +59,16 @@ def main(argv):
   try:
     cfg = config_from_flags()
     if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
-      training.prepare_workdir(cfg, FLAGS.workdir)
-      with open(os.path.join(FLAGS.workdir, "flags.txt"), "w") as f:
-        f.writelines(f"--{k}={v}\n" for k, v in sorted(config_lib.flat(cfg).items()))
+      workdir_lib.prepare(cfg, FLAGS.workdir)
     trainer = training.Trainer(cfg, FLAGS.workdir)
-    logging.info("Training %d epochs x %d steps into %s", cfg.train.epochs,
+    logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,
                  trainer.steps_per_epoch, FLAGS.workdir)
     trainer.fit()
   except (ValueError, FileNotFoundError, training.NonFiniteLossError,
-          training.CheckpointError) as e:
+          workdir_lib.CheckpointError) as e:
     sys.exit(f"train: error: {e}")
   logging.info("Done at step %d; checkpoints in %s", trainer.current_step,
-               os.path.join(FLAGS.workdir, "checkpoints"))
+               workdir_lib.checkpoint_dir(FLAGS.workdir))
 
 
 def run():

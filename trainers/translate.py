@@ -13,7 +13,8 @@ from absl import flags
 from absl import logging
 
 from uagit_tf import translate_files
-from uagit_tf.translator import DIRECTIONS, Translator
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.translator import Translator
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")

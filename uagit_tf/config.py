@@ -1,12 +1,15 @@
-"""Typed, frozen configs for the model and for training, plus named presets.
-
-One `ModelConfig` fixes the architecture (what a checkpoint's weights need), one
-`TrainConfig` fixes how it is trained. Both round-trip through `config.json`, which
-is written next to the checkpoints and inside every export, so translate, evaluate
-and export rebuild exactly what was trained. Numbers follow ../shared/SPEC.md.
+"""Typed, frozen configs, one per concern, and named presets.
 
     from uagit_tf import config
-    cfg = config.preset("tiny")
+    cfg = config.preset("tiny", lr=3e-4)        # flat overrides, as the flags give them
+    cfg.model.ngf, cfg.data.image_size, cfg.schedule.epochs, cfg.loss.lambda_cyc, cfg.run.seed
+
+`Config` holds a `ModelConfig` (the architecture: what a checkpoint's weights need) and
+four training concerns: data, schedule, loss and run (logging, checkpoints, runtime).
+Every field is a command-line flag of `trainers.train` under the same flat name; `--help`
+groups them by concern. The config round-trips through `config.json`, written next to the
+checkpoints and inside every export, so translate, evaluate and export rebuild exactly
+what was trained. The defaults are the paper's settings (docs/method.md).
 """
 
 import dataclasses
@@ -14,15 +17,25 @@ import json
 import os
 from typing import Any
 
+STRATEGIES = ("default", "mirrored", "multi_worker")
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+CONFIG_FILE = "config.json"
+
 
 def _f(default: Any, help_text: str, choices: tuple | None = None) -> Any:
-  """A config field with its help text (the command-line flags are made from these);
-  `choices` makes the flag an enum."""
+  """A field with its (short) help text; `choices` makes the flag an enum."""
   return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
 
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-MIXED_PRECISION = ("none", "bfloat16", "float16")
+def _check(condition: bool, message: str) -> None:
+  if not condition:
+    raise ValueError(message)
+
+
+def _at_least(cfg, minimum: float, *names: str) -> None:
+  for name in names:
+    _check(getattr(cfg, name) >= minimum,
+           f"{name} must be >= {minimum}, got {getattr(cfg, name)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,194 +43,208 @@ class ModelConfig:
   """Architecture of the generators, attention nets and discriminators."""
   ngf: int = _f(32, "Generator base width (authors: 32, CycleGAN: 64).")
   ndf: int = _f(64, "Discriminator base width.")
-  disc_layers: int = _f(3, "Stride-2 layers of the PatchGAN: 3 gives the paper's 70x70 patches (for 256 px); 1 (16 px) keeps that locality at 64 px.")
-  n_res_blocks: int = _f(9, "Residual blocks in the generator (6 is usual below 256 px).")
+  disc_layers: int = _f(3, "PatchGAN stride-2 layers: 3 is the paper's 70x70 patch.")
+  n_res_blocks: int = _f(9, "Generator residual blocks (6 is usual below 256 px).")
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
-  attention_decoder_kernel: int = _f(3, "Kernel of the attention decoder convs: 3, or 1 as the authors' code had in effect.")
-  disc_norm_stage2: bool = _f(False, "Keep instance norm in the discriminators in stage 2 (the authors drop it).")
+  attention_decoder_kernel: int = _f(3, "Attention decoder conv kernel: 3, or 1 (authors' code).")
+  disc_norm_stage2: bool = _f(False, "Keep the discriminators' instance norm in stage 2.")
 
   def __post_init__(self):
-    for name in ("ngf", "ndf", "attention_width"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-    if not 1 <= self.disc_layers <= 5:
-      raise ValueError(f"disc_layers must be in [1, 5], got {self.disc_layers}")
-    if self.n_res_blocks < 0:
-      raise ValueError(f"n_res_blocks must be >= 0, got {self.n_res_blocks}")
-    if self.attention_decoder_kernel not in (1, 3):
-      raise ValueError("attention_decoder_kernel must be 1 or 3, got "
-                       f"{self.attention_decoder_kernel}")
+    _at_least(self, 1, "ngf", "ndf", "attention_width")
+    _at_least(self, 0, "n_res_blocks")
+    _check(1 <= self.disc_layers <= 5, f"disc_layers must be in [1, 5], got {self.disc_layers}")
+    _check(self.attention_decoder_kernel in (1, 3), "attention_decoder_kernel must be 1 or 3, "
+           f"got {self.attention_decoder_kernel}")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Data, schedule and loss weights. Defaults are the paper's settings."""
-  dataset: str = _f("synthetic", "'synthetic', a folder with trainA/ trainB/ testA/ testB/, or a TFDS name such as cycle_gan/horse2zebra.")
+class DataConfig:
+  """What is trained on and how it is cropped and batched."""
+  dataset: str = _f("synthetic", "'synthetic', a trainA/trainB/testA/testB folder, or a TFDS name.")
   tfds_data_dir: str = _f("", "Where prepared TFDS data sets are; empty: TFDS's default.")
   image_size: int = _f(256, "Training crop size in pixels (a multiple of 4).")
   load_size: int = _f(286, "Images are resized to this before the random crop.")
-  batch_size: int = _f(1, "Images per domain per step.")
-  epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
-  attention_epochs: int = _f(30, "Epochs of stage 1 (attention nets train); stage 2 freezes them.")
-  steps_per_epoch: int = _f(0, "Steps per epoch; 0 means max(|train A|, |train B|) / batch_size.")
-  lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
-  decay_epoch: int = _f(50, "The LR is constant before this epoch, then decays linearly to 0.")
-  beta1: float = _f(0.5, "Adam beta1.")
-  beta2: float = _f(0.999, "Adam beta2.")
-  lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
-  lambda_id: float = _f(0.0, "Weight of an optional identity L1 loss; 0 (the paper has none).")
-  lambda_mask: float = _f(0.0, "Weight of an optional L1 sparsity prior on the masks in stage 1; 0 (not in the paper, see BUILD_NOTES).")
-  attention_warmup_epochs: int = _f(0, "Epochs at the start that train generators and discriminators with the attention nets held at their initial masks (~0.5), so masks start learning against a generator that already translates; 0 (not in the paper, see BUILD_NOTES).")
-  mask_threshold: float = _f(0.1, "tau: stage 2 discriminators see pixels whose mask exceeds this.")
-  pool_size: int = _f(50, "Image pool size, (fake, mask) pairs per discriminator; 0 disables.")
-  seed: int = _f(0, "Seed of weights, data order, augmentation and the pools.")
-  synthetic_train_size: int = _f(1000, "Images per domain of the built-in set.")
-  synthetic_test_size: int = _f(100, "Test images per domain of the built-in set.")
-  synthetic_background_mix: float = _f(0.25, "Share of built-in images given the other domain's background palette: 0.25 (default) is horse2zebra-like (zebras on grass exist), 0 makes the background a perfect domain cue, 0.5 no cue.")
-  checkpoint_every: int = _f(500, "Checkpoint every N steps; one is also written at each epoch end.")
-  keep_checkpoints: int = _f(3, "How many recent checkpoints to keep.")
-  summary_every: int = _f(50, "Steps between TensorBoard scalar summaries.")
-  image_summary_every: int = _f(500, "Steps between TensorBoard image grids (input | mask | translated | reconstruction).")
-  deterministic: bool = _f(False, "Turn on op determinism: bit-exact runs and resumes, slower.")
-  strategy: str = _f("default", "tf.distribute strategy: default (one device), mirrored (all local GPUs/devices), multi_worker (reads TF_CONFIG). batch_size is the global batch.", STRATEGIES)
-  mixed_precision: str = _f("none", "none, bfloat16 or float16 (with dynamic loss scaling): Keras dtype policy of the networks; weights, masks, losses and exports stay float32.", MIXED_PRECISION)
-  jit_compile: bool = _f(False, "XLA-compile the train step (off: on these CPUs it measured ~1.4x slower; GPUs may gain).")
-  intra_op_threads: int = _f(0, "Threads one op (a convolution) may use; 0: TensorFlow's default (every core). On small CPUs 1 can be faster: TF's defaults run ops concurrently with every core each (BUILD_NOTES 'Scale and speed').")
-  inter_op_threads: int = _f(0, "Ops run concurrently; 0: TensorFlow's default (every core).")
-  skip_nonfinite_steps: int = _f(0, "Skip up to N batches whose loss is NaN/Inf (back to the last checkpoint, that batch left out); 0 stops at the first.")
+  batch_size: int = _f(1, "Images per domain per step (the global batch).")
+  synthetic_train_size: int = _f(1000, "Built-in set: training images per domain.")
+  synthetic_test_size: int = _f(100, "Built-in set: test images per domain.")
+  synthetic_background_mix: float = _f(0.25, "Built-in set: share with the other domain's background.")
 
   def __post_init__(self):
-    if self.image_size < 8 or self.image_size % 4:
-      raise ValueError(f"image_size must be a multiple of 4 and >= 8, got {self.image_size}")
-    if self.load_size < self.image_size:
-      raise ValueError(f"load_size ({self.load_size}) must be >= image_size "
-                       f"({self.image_size})")
-    for name in ("batch_size", "epochs", "checkpoint_every", "keep_checkpoints",
-                 "summary_every", "image_summary_every", "synthetic_train_size",
-                 "synthetic_test_size"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-    if not 0 <= self.attention_epochs <= self.epochs:
-      raise ValueError(f"attention_epochs must be in [0, epochs={self.epochs}], got "
-                       f"{self.attention_epochs}")
-    if not 0 <= self.attention_warmup_epochs <= self.attention_epochs:
-      raise ValueError("attention_warmup_epochs must be in [0, attention_epochs="
-                       f"{self.attention_epochs}], got {self.attention_warmup_epochs}")
-    if not 0 <= self.decay_epoch <= self.epochs:
-      raise ValueError(f"decay_epoch must be in [0, epochs={self.epochs}], got "
-                       f"{self.decay_epoch}")
-    if self.steps_per_epoch < 0:
-      raise ValueError(f"steps_per_epoch must be >= 0, got {self.steps_per_epoch}")
-    if not 0.0 <= self.mask_threshold < 1.0:
-      raise ValueError(f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
-    if not 0.0 <= self.synthetic_background_mix <= 1.0:
-      raise ValueError("synthetic_background_mix must be in [0, 1], got "
-                       f"{self.synthetic_background_mix}")
-    for name in ("pool_size", "intra_op_threads", "inter_op_threads"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-    if self.strategy not in STRATEGIES:
-      raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-    if self.mixed_precision not in MIXED_PRECISION:
-      raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
-                       f"{self.mixed_precision!r}")
-    if self.lr <= 0:
-      raise ValueError(f"lr must be > 0, got {self.lr}")
+    _check(self.image_size >= 8 and self.image_size % 4 == 0,
+           f"image_size must be a multiple of 4 and >= 8, got {self.image_size}")
+    _check(self.load_size >= self.image_size,
+           f"load_size ({self.load_size}) must be >= image_size ({self.image_size})")
+    _at_least(self, 1, "batch_size", "synthetic_train_size", "synthetic_test_size")
+    _check(0.0 <= self.synthetic_background_mix <= 1.0,
+           f"synthetic_background_mix must be in [0, 1], got {self.synthetic_background_mix}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+  """Epochs, the two stages, and the optimizers."""
+  epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
+  attention_epochs: int = _f(30, "Epochs of stage 1; stage 2 freezes the attention nets.")
+  attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
+  steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
+  lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
+  decay_epoch: int = _f(50, "LR constant before this epoch, then linear to 0.")
+  beta1: float = _f(0.5, "Adam beta1.")
+  beta2: float = _f(0.999, "Adam beta2.")
+
+  def __post_init__(self):
+    _at_least(self, 1, "epochs")
+    _at_least(self, 0, "steps_per_epoch")
+    _check(0 <= self.attention_epochs <= self.epochs,
+           f"attention_epochs must be in [0, epochs={self.epochs}], got {self.attention_epochs}")
+    _check(0 <= self.attention_warmup_epochs <= self.attention_epochs,
+           f"attention_warmup_epochs must be in [0, attention_epochs={self.attention_epochs}], "
+           f"got {self.attention_warmup_epochs}")
+    _check(0 <= self.decay_epoch <= self.epochs,
+           f"decay_epoch must be in [0, epochs={self.epochs}], got {self.decay_epoch}")
+    _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  """Loss weights, the stage-2 threshold and the image pool."""
+  lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
+  lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
+  lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
+  mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
+  pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
+
+  def __post_init__(self):
+    _check(0.0 <= self.mask_threshold < 1.0,
+           f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
+    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Seed, logging and checkpoint cadence, devices and threads, failure handling."""
+  seed: int = _f(0, "Seed of weights, data order, augmentation and the pools.")
+  checkpoint_every: int = _f(500, "Checkpoint every N steps, and at each epoch end.")
+  keep_checkpoints: int = _f(3, "Recent checkpoints kept.")
+  summary_every: int = _f(50, "Steps between TensorBoard scalars (and log lines).")
+  image_summary_every: int = _f(500, "Steps between TensorBoard image grids.")
+  deterministic: bool = _f(False, "Op determinism: bit-exact runs and resumes, slower.")
+  strategy: str = _f("default", "tf.distribute strategy; batch_size is the global batch.", STRATEGIES)
+  mixed_precision: str = _f("none", "Compute dtype of the networks; weights stay float32.", MIXED_PRECISION)
+  jit_compile: bool = _f(False, "XLA-compile the train step (slower on CPUs).")
+  intra_op_threads: int = _f(0, "Threads per op; 0: TF's default. 1 is faster on 2-4 cores.")
+  inter_op_threads: int = _f(0, "Ops run concurrently; 0: TF's default.")
+  skip_nonfinite_steps: int = _f(0, "Leave out up to N batches with a NaN/Inf loss; 0: stop.")
+
+  def __post_init__(self):
+    _at_least(self, 1, "checkpoint_every", "keep_checkpoints", "summary_every",
+              "image_summary_every")
+    _at_least(self, 0, "intra_op_threads", "inter_op_threads", "skip_nonfinite_steps")
+    _check(self.strategy in STRATEGIES,
+           f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+    _check(self.mixed_precision in MIXED_PRECISION,
+           f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
+
+
+# Concern -> its config class, in the order of Config's fields and of `--help`.
+GROUPS = {"model": ModelConfig, "data": DataConfig, "schedule": ScheduleConfig,
+          "loss": LossConfig, "run": RunConfig}
+FIELDS = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
+# Fields that a checkpoint's state depends on besides the model: the image pool's shape.
+FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  model: ModelConfig = _f(ModelConfig(), "Model.")
-  train: TrainConfig = _f(TrainConfig(), "Train.")
+  """The whole configuration of a run."""
+  model: ModelConfig = ModelConfig()
+  data: DataConfig = DataConfig()
+  schedule: ScheduleConfig = ScheduleConfig()
+  loss: LossConfig = LossConfig()
+  run: RunConfig = RunConfig()
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
 
   @classmethod
   def from_dict(cls, d: dict[str, Any]) -> "Config":
-    return cls(model=_build(ModelConfig, d.get("model", {})),
-               train=_build(TrainConfig, d.get("train", {})))
+    """From `to_dict`'s layout, or the flat {"model", "train"} layout of uagit_tf <= 0.1.
+
+    Raises:
+      ValueError: unknown sections or fields, or invalid values.
+    """
+    unknown = sorted(set(d) - set(GROUPS) - {"train"})
+    _check(not unknown, f"Unknown config sections: {unknown}")
+    values = {}
+    for section, fields in d.items():
+      _check(isinstance(fields, dict), f"Config section {section!r} is not a mapping")
+      values.update(fields)
+    return override(cls(), values)
 
 
-def _build(cls, values: dict[str, Any]):
-  known = {f.name for f in dataclasses.fields(cls)}
-  unknown = sorted(set(values) - known)
-  if unknown:
-    raise ValueError(f"Unknown {cls.__name__} fields: {unknown}")
-  return cls(**values)
+def override(cfg: Config, overrides: dict[str, Any]) -> Config:
+  """Returns `cfg` with flat field overrides (name -> value) applied to their concerns.
+
+  Raises:
+    ValueError: an unknown field, or a value its concern rejects.
+  """
+  unknown = sorted(set(overrides) - set(FIELDS))
+  _check(not unknown, f"Unknown config fields: {unknown}")
+  groups = {}
+  for group in GROUPS:
+    changes = {k: v for k, v in overrides.items() if FIELDS[k] == group}
+    groups[group] = dataclasses.replace(getattr(cfg, group), **changes)
+  return Config(**groups)
 
 
-# Presets: partial overrides of the defaults (which are the paper's settings).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {"model": {}, "train": {}},
-    # 64 px, thin nets, a few steps: CI and smoke runs in seconds.
-    "tiny": {
-        "model": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8},
-        "train": {"image_size": 32, "load_size": 36, "epochs": 2, "attention_epochs": 1,
-                  "decay_epoch": 1, "steps_per_epoch": 3, "pool_size": 4,
-                  "synthetic_train_size": 16, "synthetic_test_size": 4,
-                  "checkpoint_every": 2, "summary_every": 1, "image_summary_every": 2},
-    },
-    # The README demo: 64 px on the built-in set, a few minutes on 2 CPU cores. One
-    # documented departure from the paper (BUILD_NOTES "Quality"): a one-epoch attention
-    # warm-up, without which B->A's mask dies; with it the masks find the object in both
-    # directions (benchmarks/quality.py: IoU 0.86 / 0.82).
-    "demo": {
-        "model": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16},
-        "train": {"image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
-                  "attention_warmup_epochs": 1,
-                  "decay_epoch": 5, "steps_per_epoch": 200, "lr": 2e-4, "pool_size": 50,
-                  "synthetic_train_size": 1000, "synthetic_test_size": 100,
-                  "checkpoint_every": 200, "summary_every": 20, "image_summary_every": 200},
-    },
+def flat(cfg: Config) -> dict[str, Any]:
+  """Field name -> value over every concern (the flags' view)."""
+  return {k: v for group in GROUPS for k, v in dataclasses.asdict(getattr(cfg, group)).items()}
+
+
+# Presets: flat overrides of the defaults (the paper's settings).
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
+    "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
+             "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
+             "synthetic_test_size": 4, "epochs": 2, "attention_epochs": 1, "decay_epoch": 1,
+             "steps_per_epoch": 3, "pool_size": 4, "checkpoint_every": 2, "summary_every": 1,
+             "image_summary_every": 2},
+    # The README demo: 64 px on the built-in set, minutes on 2 CPU cores. One declared
+    # departure from the paper: a one-epoch attention warm-up (docs/experiments.md).
+    "demo": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
+             "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
+             "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,
+             "lr": 2e-4, "checkpoint_every": 200, "summary_every": 20,
+             "image_summary_every": 200},
 }
 
 
 def preset(name: str, **overrides: Any) -> Config:
-  """Returns a preset's config with `overrides` (field name -> value) applied."""
-  if name not in PRESETS:
-    raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-  return override(Config.from_dict(PRESETS[name]), overrides)
+  """A preset's config with flat `overrides` applied.
 
-
-MODEL_FIELDS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
-TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
-# Training fields that a checkpoint's state depends on (the image pool's shape).
-FROZEN_TRAIN_FIELDS = frozenset({"image_size", "pool_size"})
-
-
-def override(cfg: Config, overrides: dict[str, Any]) -> Config:
-  """Returns `cfg` with flat field overrides applied to the right sub-config."""
-  unknown = sorted(set(overrides) - MODEL_FIELDS - TRAIN_FIELDS)
-  if unknown:
-    raise ValueError(f"Unknown config fields: {unknown}")
-  model = {k: v for k, v in overrides.items() if k in MODEL_FIELDS}
-  train = {k: v for k, v in overrides.items() if k in TRAIN_FIELDS}
-  return Config(model=dataclasses.replace(cfg.model, **model),
-                train=dataclasses.replace(cfg.train, **train))
-
-
-def flat(cfg: Config) -> dict[str, Any]:
-  return {**dataclasses.asdict(cfg.model), **dataclasses.asdict(cfg.train)}
+  Raises:
+    ValueError: an unknown preset or field.
+  """
+  _check(name in PRESETS, f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+  return override(Config(), {**PRESETS[name], **overrides})
 
 
 def check_resumable(saved: Config, wanted: Config) -> None:
   """Raises ValueError if `wanted` cannot continue a run trained as `saved`.
 
-  The architecture and the fields the checkpointed state depends on must match;
-  the schedule (epochs, lr, ...) may change, e.g. raising `epochs` continues a run.
+  The architecture and the fields the checkpointed state depends on must match; the
+  schedule (epochs, lr, ...) may change, e.g. raising `epochs` continues a run.
   """
   a, b = flat(saved), flat(wanted)
-  bad = sorted(k for k in MODEL_FIELDS | FROZEN_TRAIN_FIELDS if a[k] != b[k])
+  model = {f.name for f in dataclasses.fields(ModelConfig)}
+  bad = sorted(k for k in model | FROZEN_FIELDS if a[k] != b[k])
   if bad:
     diffs = ", ".join(f"{k}: workdir has {a[k]!r}, flags give {b[k]!r}" for k in bad)
     raise ValueError(
         "The workdir was trained with a different model config and cannot be resumed "
         f"with these flags ({diffs}). Use a new --workdir, or drop these flags.")
-
-
-CONFIG_FILE = "config.json"
 
 
 def save(cfg: Config, directory: str) -> str:
@@ -247,5 +274,5 @@ def load(directory: str) -> Config:
   try:
     with open(path) as f:
       return Config.from_dict(json.load(f))
-  except (json.JSONDecodeError, TypeError) as e:
+  except (json.JSONDecodeError, TypeError, ValueError) as e:
     raise ValueError(f"{path} is not a valid uagit_tf config: {e}") from e

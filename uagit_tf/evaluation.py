@@ -22,8 +22,8 @@ from uagit_tf.metrics import distances
 from uagit_tf.metrics import inception
 from uagit_tf.metrics import masks as mask_metrics
 from uagit_tf.pixels import to_uint8
-from uagit_tf.training import image_grid
-from uagit_tf.translator import DIRECTIONS
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.summaries import image_grid
 
 _ROWS = [("mask_iou", "mask IoU", ">=0.6"), ("background_mae", "bg MAE (0-255)", "low"),
          ("background_psnr", "bg PSNR (dB)", "high"), ("success", "translation success", ">=0.8"),
@@ -40,26 +40,26 @@ def _load(source, size: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]
           np.concatenate([b[1].numpy() for b in batches]))
 
 
-def _classifier_data(tcfg: config_lib.TrainConfig, test_data: dict, size: int, limit: int):
+def _classifier_data(cfg: config_lib.Config, test_data: dict, size: int, limit: int):
   """Blanked real objects to train the classifier on: the training split if it has masks
   (the loaded test images are then held out), else the first half of the test images (the
   second half is held out)."""
   blank = lambda x, m: classifier_lib.blank_background(x, m).numpy()
   held = {d: blank(*test_data[d]) for d in test_data}
   try:
-    train = pipeline.sources(tcfg, "train")
+    train = pipeline.sources(cfg.data, "train", cfg.run.seed)
     return {d: blank(*_load(train[d], size, limit)) for d in train}, held
   except ValueError:
     return ({d: x[:len(x) // 2] for d, x in held.items()},
             {d: x[len(x) // 2:] for d, x in held.items()})
 
 
-def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
+def evaluate(translators: dict, cfg: config_lib.Config, output_dir: str,
              num_images: int | None = None, classifier_steps: int = 300,
              worst: int = 4, feature_model=None, kid: bool = False, fid: bool = False,
              kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
   """Evaluates `translators` (direction -> callable on [-1, 1] images returning a dict with
-  'mask' and 'translated') on the test split of `tcfg.dataset`.
+  'mask' and 'translated') on the test split of `cfg.data.dataset`.
 
   With `kid` / `fid` (and an InceptionV3 `feature_model`, see metrics/inception.py), the
   translated test images are also compared with the real test images of the target domain:
@@ -72,11 +72,11 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
     ValueError: the data set has no ground-truth masks.
   """
   os.makedirs(output_dir, exist_ok=True)
-  size = tcfg.image_size
-  test = pipeline.sources(tcfg, "test")
+  size, seed = cfg.data.image_size, cfg.run.seed
+  test = pipeline.sources(cfg.data, "test", seed)
   test_data = {d: _load(test[d], size, num_images) for d in test}  # Decoded once.
-  data, held = _classifier_data(tcfg, test_data, size, 500)
-  model = classifier_lib.train_classifier(data["a"], data["b"], classifier_steps, seed=tcfg.seed)
+  data, held = _classifier_data(cfg, test_data, size, 500)
+  model = classifier_lib.train_classifier(data["a"], data["b"], classifier_steps, seed=seed)
   results = {"classifier_accuracy": classifier_lib.accuracy(model, held["a"], held["b"])}
   logging.info("Object classifier held-out accuracy: %.3f", results["classifier_accuracy"])
   for direction, (src, tgt) in DIRECTIONS.items():
@@ -103,7 +103,7 @@ def evaluate(translators: dict, tcfg: config_lib.TrainConfig, output_dir: str,
       fake_f = inception.features(feature_model, translated)
       real_f = inception.features(feature_model, real)
       if kid:
-        mean, std = distances.kid(fake_f, real_f, kid_subsets, kid_subset_size, tcfg.seed)
+        mean, std = distances.kid(fake_f, real_f, kid_subsets, kid_subset_size, seed)
         results[direction].update(kid_x100=100 * mean, kid_x100_std=100 * std)
       if fid:
         results[direction]["fid"] = distances.fid(fake_f, real_f)

@@ -3,17 +3,20 @@
     python -m export.saved_model --workdir=runs/demo --export_dir=models/uagit
     python -m export.tflite --workdir=runs/demo --output=uagit_a2b.tflite --image_size=256
 
-Every signature is made in one place, `ExportModule.signature`, which maps an input
-kind (uint8 images of any size, encoded bytes, fixed-size uint8 or float32 for TFLite)
-to its TensorSpec and calls the one `translator.Translator`. The TFLite model is
+Every signature is made in one place, `ExportModule.signature`, from a row of the
+`INPUT_KINDS` table (uint8 images of any size, encoded bytes, fixed-size uint8 or float32
+for TFLite): each kind decodes its input to images in [0, 1], every kind passes the same
+checks in `ExportModule.translate`, which calls the one `translator.Translator`. The TFLite model is
 converted from those same functions, never from a second copy of the architecture.
 """
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import types
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -21,10 +24,67 @@ import tensorflow as tf
 from uagit_tf import config as config_lib
 from uagit_tf.models import Networks
 from uagit_tf.pixels import to_uint8
-from uagit_tf.translator import DIRECTIONS, Translator
+from uagit_tf.domains import DIRECTIONS
+from uagit_tf.translator import Translator
 
 SERVING_SIGNATURES = ("serving_default", "a2b", "b2a", "a2b_bytes", "b2a_bytes")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+
+
+def _as_uint8(out: dict) -> dict:
+  """Images as uint8 pixels, the mask as float32 in [0, 1]."""
+  return {"translated": to_uint8(out["translated"], -1.0), "mask": out["mask"],
+          "generated": to_uint8(out["generated"], -1.0)}
+
+
+def _as_unit_float(out: dict) -> dict:
+  """Images and the mask as float32 in [0, 1]."""
+  return {"translated": (out["translated"] + 1.0) / 2.0, "mask": out["mask"],
+          "generated": (out["generated"] + 1.0) / 2.0}
+
+
+def _as_png(out: dict) -> dict:
+  """The one image of a batch of one, translated and mask, as PNG bytes."""
+  return {"translated_bytes": tf.io.encode_png(to_uint8(out["translated"][0], -1.0)),
+          "mask_bytes": tf.io.encode_png(to_uint8(out["mask"][0], 0.0))}
+
+
+def _decode_bytes(data: tf.Tensor) -> tf.Tensor:
+  image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+  return tf.cast(image, tf.float32)[None] / 255.0
+
+
+@dataclasses.dataclass(frozen=True)
+class InputKind:
+  """One kind of request: its TensorSpec, how it becomes images in [0, 1], what it returns."""
+  dtype: tf.DType
+  name: str                                    # The signature's input name.
+  decode: Callable[[tf.Tensor], tf.Tensor]     # input -> [B, H, W, 3] float32 in [0, 1]
+  encode: Callable[[dict], dict]               # Translator outputs -> the signature's
+  outputs: tuple[str, ...]
+  fixed: bool = False                          # [1, S, S, 3] (TFLite) instead of any size.
+  per_image: bool = False                      # A batch of encoded images, one at a time.
+
+  def tensor_spec(self, image_size: int | None) -> tf.TensorSpec:
+    if self.per_image:
+      return tf.TensorSpec([None], self.dtype, self.name)
+    if self.fixed:
+      return tf.TensorSpec([1, image_size, image_size, 3], self.dtype, self.name)
+    return tf.TensorSpec([None, None, None, 3], self.dtype, self.name)
+
+
+_PIXELS = ("translated", "mask", "generated")
+_from_uint8 = lambda images: tf.cast(images, tf.float32) / 255.0
+INPUT_KINDS = {
+    # TF Serving: uint8 images of any size, or PNG/JPEG/GIF/BMP bytes.
+    "uint8": InputKind(tf.uint8, "images", _from_uint8, _as_uint8, _PIXELS),
+    "bytes": InputKind(tf.string, "image_bytes", _decode_bytes, _as_png,
+                       ("translated_bytes", "mask_bytes"), per_image=True),
+    # TFLite: one image of a fixed size, uint8 pixels or float32 in [0, 1].
+    "fixed_uint8": InputKind(tf.uint8, "images", _from_uint8, _as_uint8, _PIXELS, fixed=True),
+    "fixed_float32": InputKind(tf.float32, "images", tf.identity, _as_unit_float, _PIXELS,
+                               fixed=True),
+}
 
 
 class ExportModule(tf.Module):
@@ -59,62 +119,55 @@ class ExportModule(tf.Module):
           used.append(v)
     self.used_variables = used
 
-  def _translate(self, images01: tf.Tensor, direction: str) -> dict[str, tf.Tensor]:
-    """images in [0, 1] -> translated, generated in [-1, 1], mask in [0, 1]."""
+  def translate(self, images01: tf.Tensor, direction: str) -> dict[str, tf.Tensor]:
+    """images [B, H, W, 3] in [0, 1] -> translated, generated in [-1, 1], mask in [0, 1].
+
+    The checks every input kind passes: 3 channels, height and width >= 1 (a request that
+    fails them is an InvalidArgument error), and an empty batch gives empty outputs.
+    """
     shape = tf.shape(images01)
-    checks = [tf.debugging.assert_positive(
-        shape[1:3], message="images must have height and width >= 1")]
+    checks = [
+        tf.debugging.assert_equal(shape[3], 3, message="images must have 3 channels (RGB)"),
+        tf.debugging.assert_positive(shape[1:3], message="images must have height and width >= 1"),
+    ]
     with tf.control_dependencies(checks):
-      # An empty batch is a valid request: empty outputs, without running the nets.
-      return tf.cond(shape[0] > 0,
-                     lambda: self.translators[direction](images01 * 2.0 - 1.0),
-                     lambda: {"translated": images01, "generated": images01,
-                              "mask": images01[..., :1]})
+      images = tf.identity(images01) * 2.0 - 1.0
+    translate = lambda: self.translators[direction](images)
+    if images01.shape[0] is not None and images01.shape[0] > 0:
+      return translate()  # A fixed, non-empty batch (TFLite): no branch needed.
+    # An empty batch is a valid request: empty outputs, without running the nets.
+    return tf.cond(shape[0] > 0, translate,
+                   lambda: {"translated": images, "generated": images, "mask": images01[..., :1]})
 
   def signature(self, direction: str, kind: str, image_size: int | None = None):
-    """The one place that defines inputs and outputs of every exported function.
+    """The exported function of `direction` for one input kind (see INPUT_KINDS).
 
     Args:
       direction: 'a2b' or 'b2a'.
-      kind: 'uint8' (images [B, H, W, 3], any size), 'bytes' (PNG/JPEG strings [B]),
-        'fixed_uint8' or 'fixed_float32' ([1, S, S, 3], for TFLite; float32 in [0, 1]).
-      image_size: S for the fixed kinds.
+      kind: a key of INPUT_KINDS.
+      image_size: S for the fixed-size kinds.
     Returns:
       A tf.function with its input signature.
+    Raises:
+      ValueError: an unknown kind, or a fixed kind without an image size.
     """
-    if kind == "uint8":
-      @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, "images")])
-      def serve(images):
-        out = self._translate(tf.cast(images, tf.float32) / 255.0, direction)
-        return {"translated": to_uint8(out["translated"], -1.0), "mask": out["mask"],
-                "generated": to_uint8(out["generated"], -1.0)}
-      return serve
-    if kind == "bytes":
-      @tf.function(input_signature=[tf.TensorSpec([None], tf.string, "image_bytes")])
-      def serve_bytes(image_bytes):
-        def one(data):
-          image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-          out = self._translate(tf.cast(image, tf.float32)[None] / 255.0, direction)
-          return (tf.io.encode_png(to_uint8(out["translated"][0], -1.0)),
-                  tf.io.encode_png(to_uint8(out["mask"][0], 0.0)))
-        translated, mask = tf.map_fn(one, image_bytes,
-                                     fn_output_signature=(tf.string, tf.string))
-        return {"translated_bytes": translated, "mask_bytes": mask}
-      return serve_bytes
-    if kind in ("fixed_uint8", "fixed_float32"):
-      dtype = tf.uint8 if kind == "fixed_uint8" else tf.float32
-      spec = tf.TensorSpec([1, image_size, image_size, 3], dtype, "images")
+    if kind not in INPUT_KINDS:
+      raise ValueError(f"Unknown signature kind {kind!r}; choose one of {sorted(INPUT_KINDS)}")
+    spec = INPUT_KINDS[kind]
+    if spec.fixed and not image_size:
+      raise ValueError(f"Signature kind {kind!r} needs an image_size")
 
-      @tf.function(input_signature=[spec])
-      def serve_fixed(images):
-        x = tf.cast(images, tf.float32) / 255.0 if dtype == tf.uint8 else images
-        out = self.translators[direction](x * 2.0 - 1.0)
-        if dtype == tf.uint8:
-          return {"translated": to_uint8(out["translated"], -1.0),
-                  "mask": to_uint8(out["mask"], 0.0)}
-        return {"translated": (out["translated"] + 1.0) / 2.0, "mask": out["mask"]}
-      return serve_fixed
-    raise ValueError(f"Unknown signature kind {kind!r}")
+    def serve_one(inputs):
+      return spec.encode(self.translate(spec.decode(inputs), direction))
+
+    @tf.function(input_signature=[spec.tensor_spec(image_size)])
+    def serve(inputs):
+      if not spec.per_image:
+        return serve_one(inputs)
+      # Encoded images differ in size: one at a time, each a batch of one.
+      signature = {k: tf.TensorSpec([], tf.string) for k in spec.outputs}
+      return tf.map_fn(serve_one, inputs, fn_output_signature=signature)
+    return serve
 
   def serving_signatures(self) -> dict:
     sigs = {}

@@ -1,10 +1,12 @@
-"""The paper's equations: compositing, one direction's forward pass, and the losses.
+"""The paper's equations: compositing, one direction's forward pass and cycle, the losses.
 
 Everything here is written once for one direction (source -> target) and called for
-A -> B and B -> A. Equation numbers refer to arXiv 1806.02311.
+A -> B and B -> A. Equation numbers refer to arXiv 1806.02311; docs/method.md has them.
 """
 
 import tensorflow as tf
+
+from uagit_tf.domains import Direction
 
 
 def composite(mask: tf.Tensor, generated: tf.Tensor, source: tf.Tensor) -> tf.Tensor:
@@ -36,6 +38,22 @@ def translate(images: tf.Tensor, gen, att) -> dict[str, tf.Tensor]:
   mask = att(images) if att is not None else full_mask(images)
   return {"mask": mask, "generated": generated,
           "translated": composite(mask, generated, images)}
+
+
+def cycle(images: tf.Tensor, nets, direction: Direction) -> tuple[dict, dict]:
+  """s -> s' -> s'' (Eq. 1-2): `translate` forward, then back with the other direction's
+  generator and the target domain's attention net, composited over s'.
+
+  Args:
+    images: [B, H, W, 3] in [-1, 1] of direction.source.
+    nets: a `models.Networks`.
+  Returns:
+    (forward, backward): `translate`'s dicts; backward["translated"] is s''.
+  """
+  source, target = direction
+  forward = translate(images, nets.gen[source], nets.att.get(source))
+  backward = translate(forward["translated"], nets.gen[target], nets.att.get(target))
+  return forward, backward
 
 
 def lsgan_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:

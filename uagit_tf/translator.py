@@ -10,17 +10,15 @@ outputs are cropped back.
     out = translator(images)   # images [B, H, W, 3] in [-1, 1]
 """
 
-import os
-
 import tensorflow as tf
 
-from uagit_tf import config as config_lib
+from uagit_tf import domains
 from uagit_tf import method
-from uagit_tf.models import Networks, build_networks
+from uagit_tf import workdir as workdir_lib
+from uagit_tf.models import Networks
 
 MULTIPLE = 4
 MIN_SIZE = 8
-DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
 
 
 def _padded_length(n: tf.Tensor) -> tf.Tensor:
@@ -69,45 +67,16 @@ class Translator(tf.Module):
 
   @classmethod
   def from_networks(cls, nets: Networks, direction: str) -> "Translator":
-    if direction not in DIRECTIONS:
-      raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
-    src, _ = DIRECTIONS[direction]
-    return cls(nets.gen[src], nets.att.get(src), name=f"translator_{direction}")
+    """The translator of `direction` ('a2b' or 'b2a'), sharing the networks' weights.
+
+    Raises:
+      ValueError: another direction name.
+    """
+    source = domains.direction(direction).source
+    return cls(nets.gen[source], nets.att.get(source), name=f"translator_{direction}")
 
   @classmethod
   def from_workdir(cls, workdir: str, direction: str,
                    checkpoint: str | None = None) -> "Translator":
-    _, nets = restore_networks(workdir, checkpoint)
+    _, nets = workdir_lib.restore_networks(workdir, checkpoint)
     return cls.from_networks(nets, direction)
-
-
-def restore_networks(workdir: str, checkpoint: str | None = None
-                     ) -> tuple[config_lib.Config, Networks]:
-  """Rebuilds generators and attention nets from workdir/config.json and restores weights.
-
-  Args:
-    workdir: a training workdir.
-    checkpoint: a checkpoint path prefix; default the latest in workdir/checkpoints.
-  Raises:
-    FileNotFoundError: no config.json, or no checkpoint.
-    ValueError: the checkpoint does not match the config.
-  """
-  cfg = config_lib.load(workdir)
-  if checkpoint is None:
-    checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if checkpoint is None:
-      raise FileNotFoundError(f"No checkpoint in {os.path.join(workdir, 'checkpoints')}: "
-                              "train first, or pass --checkpoint.")
-  elif not tf.io.gfile.exists(checkpoint + ".index"):
-    raise FileNotFoundError(f"Checkpoint {checkpoint!r} not found (no {checkpoint}.index).")
-  nets = build_networks(cfg.model, cfg.train.image_size, discriminators=False)
-  # expect_partial: the discriminators and optimizers in the checkpoint are not needed.
-  # Every generator / attention weight must be matched, which the assert checks.
-  status = tf.train.Checkpoint(**nets.checkpointables()).restore(checkpoint)
-  try:
-    status.expect_partial().assert_existing_objects_matched()
-  except AssertionError:
-    raise ValueError(f"Checkpoint {checkpoint} does not hold the weights that "
-                     f"{workdir}/config.json describes (another architecture, or a "
-                     "checkpoint from an older uagit_tf).") from None
-  return cfg, nets

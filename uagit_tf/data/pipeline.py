@@ -13,11 +13,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from uagit_tf.config import TrainConfig
+from uagit_tf import config as config_lib
 from uagit_tf.data import folders
 from uagit_tf.data import synthetic
-
-DOMAINS = ("a", "b")
+from uagit_tf.domains import DOMAINS
 
 
 class SyntheticDomain:
@@ -38,15 +37,17 @@ class SyntheticDomain:
     return self._example(index, size)[1]
 
 
-def sources(cfg: TrainConfig, split: str) -> dict:
+def sources(cfg: config_lib.DataConfig, split: str, seed: int) -> dict:
   """Domain name -> source for `split` ('train' or 'test') of `cfg.dataset`.
+
+  `seed` selects the built-in set's images (the same as training's --seed).
 
   Raises:
     ValueError: the data set is unknown, a domain folder is missing or has no image.
   """
   if cfg.dataset == "synthetic":
     n = cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
-    return {d: SyntheticDomain(cfg.seed, split, d, n, cfg.synthetic_background_mix)
+    return {d: SyntheticDomain(seed, split, d, n, cfg.synthetic_background_mix)
             for d in DOMAINS}
   cache_size = cfg.load_size if split == "train" else cfg.image_size  # load >= image size.
   if os.path.isdir(cfg.dataset):  # An existing folder always wins over a TFDS name.
@@ -78,11 +79,11 @@ def sanity_warnings(train_sources: dict) -> list[str]:
   return []
 
 
-def steps_per_epoch(cfg: TrainConfig, train_sources: dict) -> int:
-  """cfg.steps_per_epoch, or max(|A|, |B|) / batch_size when it is 0 (SPEC)."""
-  if cfg.steps_per_epoch:
-    return cfg.steps_per_epoch
-  return max(1, max(s.size for s in train_sources.values()) // cfg.batch_size)
+def steps_per_epoch(cfg: config_lib.Config, train_sources: dict) -> int:
+  """--steps_per_epoch, or max(|A|, |B|) / batch_size when it is 0 (paper)."""
+  if cfg.schedule.steps_per_epoch:
+    return cfg.schedule.steps_per_epoch
+  return max(1, max(s.size for s in train_sources.values()) // cfg.data.batch_size)
 
 
 def _epoch_indices(seed: int, epoch: int, stream: int, n: int, count: int) -> np.ndarray:
@@ -99,16 +100,18 @@ def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
   return tf.image.stateless_random_flip_left_right(image, seeds[1])
 
 
-def train_epoch(train_sources: dict, cfg: TrainConfig, epoch: int, steps_per_epoch: int,
-                start_step: int = 0, stop_step: int | None = None) -> tf.data.Dataset:
+def train_epoch(train_sources: dict, cfg: config_lib.DataConfig, seed: int, epoch: int,
+                steps_per_epoch: int, start_step: int = 0,
+                stop_step: int | None = None) -> tf.data.Dataset:
   """Batches (a, b) of steps [start_step, stop_step) of one epoch, each [B, S, S, 3].
 
-  The batches depend only on (cfg.seed, epoch, step), never on where a run starts or
+  The batches depend only on (seed, epoch, step), never on where a run starts or
   stops, so a resumed run sees exactly what an uninterrupted one would.
 
   Args:
     train_sources: domain -> source, from `sources(cfg, 'train')`.
-    cfg: batch_size, load_size, image_size and seed are used.
+    cfg: batch_size, load_size and image_size are used.
+    seed: the run's seed.
     epoch: selects the epoch's permutations and augmentation seeds.
     steps_per_epoch: the epoch's full length.
     start_step: the first step of the epoch to yield (resume).
@@ -119,7 +122,7 @@ def train_epoch(train_sources: dict, cfg: TrainConfig, epoch: int, steps_per_epo
   stop = count if stop_step is None else stop_step * cfg.batch_size
   columns = []
   for stream, d in enumerate(DOMAINS):
-    idx = _epoch_indices(cfg.seed, epoch, stream, train_sources[d].size, count)[start:stop]
+    idx = _epoch_indices(seed, epoch, stream, train_sources[d].size, count)[start:stop]
     columns.append(idx.astype(np.int64))
   sample_ids = np.arange(start, stop, dtype=np.int64) + epoch * count
   ds = tf.data.Dataset.from_tensor_slices((columns[0], columns[1], sample_ids))
@@ -128,8 +131,8 @@ def train_epoch(train_sources: dict, cfg: TrainConfig, epoch: int, steps_per_epo
     out = []
     for stream, (d, i) in enumerate(zip(DOMAINS, (ia, ib))):
       image = train_sources[d].load(i, cfg.load_size)
-      seed = tf.stack([tf.constant(cfg.seed * 2 + stream, tf.int64), sid])
-      out.append(_augment(image, seed, cfg.image_size))
+      sample_seed = tf.stack([tf.constant(seed * 2 + stream, tf.int64), sid])
+      out.append(_augment(image, sample_seed, cfg.image_size))
     return tuple(out)
 
   ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -138,7 +141,7 @@ def train_epoch(train_sources: dict, cfg: TrainConfig, epoch: int, steps_per_epo
 
 def test_batches(source, image_size: int, batch_size: int = 8, with_masks: bool = False,
                  limit: int | None = None) -> tf.data.Dataset:
-  """Test images of one domain, resized only (no random crop: SPEC), in order.
+  """Test images of one domain, resized only (no random crop: docs/method.md), in order.
 
   Yields images [B, S, S, 3] in [-1, 1], or (images, masks) with `with_masks`.
   """

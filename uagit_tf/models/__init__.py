@@ -8,9 +8,8 @@ import tensorflow as tf
 from uagit_tf.config import ModelConfig
 from uagit_tf.models.attention import AttentionNet
 from uagit_tf.models.discriminator import PatchDiscriminator
+from uagit_tf.domains import DIRECTIONS, DOMAINS
 from uagit_tf.models.generator import ResnetGenerator
-
-DOMAINS = ("a", "b")
 
 
 @dataclasses.dataclass
@@ -25,7 +24,7 @@ class Networks:
 
   def by_name(self) -> dict[str, keras.Model]:
     """Name -> network: gen_a2b, gen_b2a, att_a, att_b, disc_a, disc_b (those present)."""
-    out = {f"gen_{d}2{o}": self.gen[d] for d, o in zip(DOMAINS, DOMAINS[::-1])}
+    out = {f"gen_{d.name}": self.gen[d.source] for d in DIRECTIONS.values()}
     out.update({f"att_{d}": self.att[d] for d in self.att})
     out.update({f"disc_{d}": self.disc[d] for d in self.disc})
     return out
@@ -57,8 +56,8 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
     image_size: the spatial size used to build the weights (any multiple of 4 works later).
     discriminators: False for inference, where only generators and masks are needed.
   """
-  gen = {d: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, name=f"gen_{d}2{o}")
-         for d, o in zip(DOMAINS, DOMAINS[::-1])}
+  gen = {d.source: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, name=f"gen_{d.name}")
+         for d in DIRECTIONS.values()}
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, name=f"att_{d}")
           for d in DOMAINS} if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}

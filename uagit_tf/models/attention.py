@@ -1,4 +1,4 @@
-"""Attention network A_A / A_B: a soft one-channel mask in [0, 1] (SPEC)."""
+"""Attention network A_A / A_B: a soft one-channel mask in [0, 1] (docs/method.md)."""
 
 import keras
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""PatchGAN 70x70 discriminator D_A / D_B (SPEC)."""
+"""PatchGAN 70x70 discriminator D_A / D_B (docs/method.md)."""
 
 import keras
 import tensorflow as tf

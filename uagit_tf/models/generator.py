@@ -1,4 +1,4 @@
-"""ResNet generator F_{A->B} / F_{B->A} (SPEC: authors' code with ngf = 32)."""
+"""ResNet generator F_{A->B} / F_{B->A} (authors' code with ngf = 32; docs/method.md)."""
 
 import keras
 import tensorflow as tf

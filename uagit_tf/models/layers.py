@@ -5,7 +5,7 @@ import tensorflow as tf
 
 
 def conv_init() -> keras.initializers.Initializer:
-  """All convolutions: weights N(0, 0.02), bias 0 (SPEC, authors' code)."""
+  """All convolutions: weights N(0, 0.02), bias 0 (authors' code; docs/method.md)."""
   return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
@@ -22,7 +22,7 @@ OUTPUT_DTYPE = "float32"
 
 
 def instance_norm(name: str | None = None) -> keras.layers.GroupNormalization:
-  """Exact instance norm: one group per channel, per-channel affine (SPEC)."""
+  """Exact instance norm: one group per channel, per-channel affine (docs/method.md)."""
   return InstanceNorm(groups=-1, epsilon=1e-5, name=name)
 
 
@@ -30,12 +30,12 @@ def instance_norm(name: str | None = None) -> keras.layers.GroupNormalization:
 class InstanceNorm(keras.layers.GroupNormalization):
   """GroupNormalization(groups=-1), the same weights and math, computed more directly.
 
-  Keras reshapes to [B, H, W, C, 1]; LiteRT ran that slowly. Here the statistics come
+  Keras reshapes to [B, H, W, C, 1], which LiteRT runs slowly. Here the statistics come
   from the 4-D tensor in float32, the variance as E[x^2] - E[x]^2 (a MUL, not the
-  SQUARED_DIFFERENCE of tf.nn.moments, which LiteRT's int8 kernels run about 5x slower per
-  norm), folded into one scale and offset applied in the compute dtype. The gradient is
-  written out (`_instance_norm`): autodiff through the statistics took about 12% of a
-  float32 training step's op time in Mul, Tile, AddN, Sum and Square.
+  SQUARED_DIFFERENCE of tf.nn.moments, which LiteRT's int8 kernels run much slower), folded
+  into one scale and offset applied in the compute dtype. The gradient is written out
+  (`_instance_norm`): autodiff through the statistics costs many small ops per norm.
+  Measurements: docs/experiments.md.
   """
 
   def call(self, x):
@@ -85,11 +85,10 @@ class ReflectionPad2D(keras.layers.Layer):
   """Pads height and width by `pad` pixels on each side, mirroring without the edge.
 
   The same values as tf.pad(mode="REFLECT"), built from one-row slices and a concat per
-  axis: LiteRT's MIRROR_PAD kernel took 78 of the int8 generator's 134 ms at 256 px (and
-  about 40 ms in float32); slices and concats are plain copies there. The gradient is
-  TensorFlow's fused MirrorPadGrad: autodiff through the slices made one full-size tensor
-  per slice and summed them (a 128 px generator + discriminator step in bfloat16 went from
-  0.111 to 0.123 s). Each padded side must be longer than `pad`.
+  axis: LiteRT's MIRROR_PAD kernel dominated the int8 generator's time, while slices and
+  concats are plain copies there. The gradient is TensorFlow's fused MirrorPadGrad:
+  autodiff through the slices would make one full-size tensor per slice and sum them.
+  Measurements: docs/experiments.md. Each padded side must be longer than `pad`.
   """
 
   def __init__(self, pad: int, **kwargs):

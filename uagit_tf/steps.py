@@ -1,0 +1,254 @@
+"""The paper's training step: both stages, each direction written once.
+
+    step = TrainStep(cfg)                           # networks, optimizers, image pools
+    losses = step.run(batch_a, batch_b, Stage.ATTENTION)
+
+The step owns the maths and the state it updates (networks, their optimizers, the pools,
+float16 loss scales); `training.Trainer` owns the step counter, the schedule, the loop and
+the checkpoints. The stage is a Python value, so `tf.function` traces one graph per stage,
+and everything stage 2 changes sits in one branch of `replica_step`.
+
+Every step runs under a tf.distribute strategy (the default one: a single device). Each
+replica trains on its share of the global batch with its losses scaled by 1/replicas, so
+the optimizers' summed gradients are the global batch's; the image pools see the gathered
+global batch, so N replicas train as one device would at the same global batch.
+"""
+
+import dataclasses
+import enum
+import functools
+
+import keras
+import tensorflow as tf
+
+from uagit_tf import config as config_lib
+from uagit_tf import distribute
+from uagit_tf import method
+from uagit_tf import precision
+from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
+from uagit_tf.models import build_networks
+from uagit_tf.pool import ImagePool
+
+
+class Stage(enum.IntEnum):
+  """What a step trains and what the discriminators see (docs/method.md)."""
+  WARMUP = 0     # Stage 1 with the attention nets held (--attention_warmup_epochs).
+  ATTENTION = 1  # Stage 1: generators, attention nets, discriminators; whole images.
+  MASKED = 2     # Stage 2: attention frozen; discriminators see images masked at tau.
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePlan:
+  """What one stage trains and shows its discriminators (see `TrainStep.plan`)."""
+  trained: list[str]  # Networks the generator objective updates.
+  fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
+  masked: bool        # D sees images masked at tau (stage 2), or whole.
+  disc_norm: bool     # D applies its instance norm.
+
+  @property
+  def trains_attention(self) -> bool:
+    return any(name.startswith("att_") for name in self.trained)
+
+
+class TrainStep:
+  """The networks, their optimizers and image pools, and one training step over them."""
+
+  def __init__(self, cfg: config_lib.Config, strategy: tf.distribute.Strategy | None = None):
+    """Builds every variable under `strategy` (default: the current one).
+
+    Raises:
+      ValueError: the global batch does not split evenly over the replicas.
+    """
+    self.cfg = cfg
+    self.strategy = strategy or tf.distribute.get_strategy()
+    replicas = self.strategy.num_replicas_in_sync
+    if cfg.data.batch_size % replicas:
+      raise ValueError(f"batch_size={cfg.data.batch_size} is the global batch and must be a "
+                       f"multiple of the {replicas} replicas of --strategy={cfg.run.strategy}")
+    sched = cfg.schedule
+    with self.strategy.scope():
+      with precision.policy_scope(cfg.run.mixed_precision):
+        self.nets = build_networks(cfg.model, cfg.data.image_size)
+      # One Adam per network, kept across stages. Built now: a traced step (and
+      # MirroredStrategy) must not create optimizer variables.
+      self.optimizers = {}
+      for name, net in self.nets.by_name().items():
+        opt = keras.optimizers.Adam(sched.lr, beta_1=sched.beta1, beta_2=sched.beta2)
+        opt.build(net.trainable_variables)
+        self.optimizers[name] = opt
+      # pools[d] holds fakes *in* domain d, judged by disc[d].
+      self.pools = {d: ImagePool(cfg.loss.pool_size, cfg.data.image_size, cfg.run.seed + i,
+                                 name=f"pool_{d}") for i, d in enumerate(DOMAINS)}
+      # float16 only, but always checkpointed so --mixed_precision may change on resume.
+      self.loss_scales = {g: precision.LossScale(name=f"loss_scale_{g}")
+                          for g in ("gen", "disc")}
+    self._traced = {}
+
+  def checkpointables(self) -> dict[str, tf.Module]:
+    """Name -> trackable: the layout of checkpoints (networks, optimizers, pools)."""
+    return {**self.nets.checkpointables(),
+            **{f"opt_{k}": v for k, v in self.optimizers.items()},
+            **{f"pool_{d}": p for d, p in self.pools.items()},
+            **{f"loss_scale_{g}": s for g, s in self.loss_scales.items()}}
+
+  def set_learning_rate(self, lr: float) -> None:
+    for opt in self.optimizers.values():
+      opt.learning_rate.assign(lr)
+
+  def run(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict[str, tf.Tensor]:
+    """One traced step of `stage` on a global batch [B, S, S, 3] per domain.
+
+    Returns:
+      Losses and mask statistics, averaged over the global batch.
+    """
+    return self.function(stage)(batch_a, batch_b)
+
+  def function(self, stage: Stage) -> tf.types.experimental.GenericFunction:
+    """The tf.function of `stage`'s step (traced on first call), e.g. for profiling."""
+    stage = Stage(stage)
+    if stage not in self._traced:
+      self._traced[stage] = tf.function(functools.partial(self._global_step, stage=stage),
+                                        jit_compile=self.cfg.run.jit_compile)
+    return self._traced[stage]
+
+  def _global_step(self, batch_a, batch_b, stage: Stage) -> dict:
+    per_replica = self.strategy.run(self.replica_step, args=(batch_a, batch_b),
+                                    kwargs={"stage": stage})
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}
+
+  # ----------------------------------------------------------------------------------
+  # The method.
+
+  def plan(self, stage: Stage) -> StagePlan:
+    """Everything that differs between the stages, decided here and nowhere else."""
+    generators = [f"gen_{d}" for d in DIRECTIONS]
+    if stage is Stage.MASKED:
+      # Stage 2 (Eq. 6): the attention nets are frozen, so their masks act as constants.
+      # The discriminators see only what the hard masks (> tau) select: reals by their own
+      # domain's mask, fakes (the raw F(s)) by their source's; the authors' code also
+      # drops the discriminators' instance norm there.
+      return StagePlan(trained=generators, fake="generated", masked=True,
+                       disc_norm=self.cfg.model.disc_norm_stage2)
+    # Stage 1 and its warm-up: whole images (threshold 0); attention nets train in stage 1.
+    attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
+    return StagePlan(trained=generators + attention, fake="translated", masked=False,
+                     disc_norm=True)
+
+  def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
+    """What a discriminator sees of images: all of them, or where the mask exceeds tau."""
+    if not plan.masked:
+      return images
+    return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
+
+  def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
+    """One direction forward and back, what D_target judges of it, and its loss terms."""
+    forward, backward = method.cycle(real, self.nets, direction)
+    mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
+    judged = self.judge_input(forward[plan.fake], mask, plan)
+    scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
+    return {
+        "mask": mask, "judged": judged, "translated": forward["translated"],
+        "reconstructed": backward["translated"],
+        "adv": method.lsgan_generator_loss(scores),  # Eq. 3
+        "cyc": method.l1(real, backward["translated"]),  # Eq. 4
+    }
+
+  def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
+    """One step of `stage` on this replica's share of the global batch.
+
+    1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
+    2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
+    3. Update the networks the stage trains (attention nets in stage 1 only).
+    4. Pool each judged fake with its mask; D_tgt learns its reals against pooled fakes,
+       both as the stage shows them (masked at tau in stage 2).
+    5. Update the discriminators.
+    """
+    plan, loss_cfg = self.plan(stage), self.cfg.loss
+    real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
+    losses = {}
+
+    with tf.GradientTape() as tape:
+      outs = {d: self.direction(real[d.source], d, plan) for d in DIRECTIONS.values()}
+      gen_loss = 0.0
+      for d, out in outs.items():
+        gen_loss += out["adv"] + loss_cfg.lambda_cyc * out["cyc"]
+        losses[f"adv_{d.name}"] = out["adv"]
+        losses[f"cyc_{d.source}"] = out["cyc"]
+        if loss_cfg.lambda_mask > 0 and plan.trains_attention:
+          # Optional sparsity prior (not in the paper): cover no more than needed.
+          losses[f"mask_l1_{d.source}"] = tf.reduce_mean(out["mask"])
+          gen_loss += loss_cfg.lambda_mask * losses[f"mask_l1_{d.source}"]
+        if loss_cfg.lambda_id > 0:  # Optional identity term (not in the paper).
+          identity = method.l1(real[d.target], self.nets.gen[d.source](real[d.target]))
+          losses[f"id_{d.target}"] = identity
+          gen_loss += loss_cfg.lambda_id * identity
+      losses["gen_total"] = gen_loss
+    self._apply(tape, gen_loss, plan.trained, "gen")
+
+    with tf.GradientTape() as tape:
+      disc_loss = 0.0
+      for d, out in outs.items():
+        tgt = d.target
+        fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["judged"]),
+                                       tf.stop_gradient(out["mask"]))
+        real_mask = (self.nets.att[tgt](real[tgt]) if plan.masked
+                     else method.full_mask(real[tgt]))
+        disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
+        loss = method.lsgan_discriminator_loss(
+            disc(self.judge_input(real[tgt], real_mask, plan)),
+            disc(self.judge_input(fake, fake_mask, plan)))
+        losses[f"disc_{tgt}"] = loss
+        disc_loss += loss
+    self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
+
+    for d, out in outs.items():
+      losses[f"mask_mean_{d.source}"] = tf.reduce_mean(out["mask"])
+      losses[f"mask_above_tau_{d.source}"] = tf.reduce_mean(
+          method.hard_mask(out["mask"], loss_cfg.mask_threshold))
+    return losses
+
+  # ----------------------------------------------------------------------------------
+  # Pools and gradients under a strategy.
+
+  def _pooled(self, domain: str, fakes: tf.Tensor, masks: tf.Tensor) -> tuple:
+    """The pool of `domain` over the global batch; returns this replica's share."""
+    images, masks = self.pools[domain](distribute.gather(fakes), distribute.gather(masks))
+    return distribute.replica_slice(images), distribute.replica_slice(masks)
+
+  def _apply(self, tape: tf.GradientTape, loss: tf.Tensor, names: list[str],
+             group: str) -> None:
+    """Applies d(loss)/d(vars) of each named network with that network's optimizer.
+
+    The optimizers sum the replicas' gradients, so each replica's loss (a mean over its
+    share) is divided by the replica count. With float16 the loss is scaled by the group's
+    dynamic loss scale, and a step whose gradients overflow is skipped on every replica.
+    """
+    nets = self.nets.by_name()
+    variables = [nets[n].trainable_variables for n in names]
+    # d(weight * loss) without recording the product on the (closed) tape.
+    weight = 1.0 / tf.distribute.get_replica_context().num_replicas_in_sync
+    if self.cfg.run.mixed_precision != "float16":
+      self._update(names, variables, tape.gradient(loss, variables, output_gradients=weight))
+      return
+    scale = self.loss_scales[group]
+    grads = tape.gradient(loss, variables, output_gradients=weight * scale.scale)
+    grads = [[None if g is None else g / scale.scale for g in gs] for gs in grads]
+    finite = precision.all_finite(grads)
+    update = lambda grads: self._update(names, variables, grads)
+    if not tf.distribute.has_strategy():
+      tf.cond(finite, lambda: update(grads), lambda: None)
+    else:
+      # A cond whose branch calls merge_call (the optimizers do) must run in the
+      # cross-replica context (as Keras' LossScaleOptimizer does).
+      def cross_replica(strategy, finite, grads):
+        first = strategy.experimental_local_results(finite)[0]
+        tf.cond(first, lambda: strategy.extended.call_for_each_replica(update, args=(grads,)),
+                lambda: None)
+      tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, grads))
+    scale.update(finite)
+
+  def _update(self, names: list[str], variables: list, grads: list) -> None:
+    for name, vs, gs in zip(names, variables, grads):
+      pairs = [(g, v) for g, v in zip(gs, vs) if g is not None]  # Unused norms in stage 2.
+      self.optimizers[name].apply_gradients(pairs)
