@@ -11,6 +11,7 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["uagit_tf", "uagit_tf.*", "trainers",
                                                "export"]),
+    license="Apache-2.0",
     python_requires=">=3.10,<3.14",
     install_requires=[
         "tensorflow>=2.21,<2.22",
