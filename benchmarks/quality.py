@@ -1,35 +1,50 @@
-"""Attention model vs CycleGAN baseline on the built-in data, against the quality bar.
+"""Does only the object change? The method against the CycleGAN baseline on built-in data.
 
-    python -m benchmarks.quality --workdir=runs/quality --steps=4000
+    python -m benchmarks.quality --steps=2000                      # one cell, default flags
+    python -m benchmarks.quality --grid --jobs=2 --output=runs/quality/grid.json
 
-Trains both with the `demo` preset (64 px; its one-epoch attention warm-up applies to the
-attention model, `--overrides=attention_warmup_epochs=0` gives the paper's schedule) and the
-same number of steps, on the built-in data (`--background_mix=0` makes backgrounds a
-perfect domain cue), evaluates both with uagit_tf.evaluation on test images of the same
-data, and prints the table and whether the attention model reaches:
-mask IoU >= 0.6 in both directions, background change <= half the baseline's, and
-translation success >= 0.8 in both directions.
+One cell trains the attention model with the given flags and a plain CycleGAN on the same
+data and budget, evaluates both on the test split (uagit_tf.evaluation) and prints the
+table. `--grid` trains and scores every cell of data variant (standard, hard) x background
+mix (0, 0.25) x seed (0, 1, 2) x config (the default flags, `--preset=paper`), plus one
+CycleGAN per data cell, in `--jobs` processes; prints one table and writes it as JSON.
+
+Every run is 64 px with the architecture of `--arch` (demo: thin nets for sweeps; paper:
+the paper's), the library's default schedule shape (100 epochs, stage 2 from epoch 30,
+decay from 50) squeezed into `--steps` steps, and the CPU time it took. The bar (per cell,
+both directions): mask IoU >= 0.75, background change <= 3 grey levels and <= 0.25x the
+baseline's, translation success >= 0.9, no collapsed masks.
 """
 
+import itertools
+import json
 import os
+import subprocess
+import sys
+import time
 
 from absl import app
 from absl import flags
 
-from uagit_tf import config as config_lib
-from uagit_tf import evaluation, training
-from uagit_tf import workdir as workdir_lib
-from uagit_tf.domains import DIRECTIONS
-from uagit_tf.translator import Translator
-
-flags.DEFINE_string("workdir", "runs/quality", "Folder for both runs.")
-flags.DEFINE_integer("steps", 4000, "Training steps of each model (the shared budget).")
-flags.DEFINE_integer("steps_per_epoch", 200, "Steps per epoch (stage switch at 30%).")
-flags.DEFINE_float("background_mix", config_lib.DataConfig().synthetic_background_mix,
-                   "--synthetic_background_mix of both models' data (default: the built-in "
-                   "data's).")
-flags.DEFINE_list("overrides", [], "Extra config fields for the attention model, k=v.")
+flags.DEFINE_string("workdir", "runs/quality", "Folder for the runs.")
+flags.DEFINE_integer("steps", 2000, "Training steps of each run (the shared budget).")
+flags.DEFINE_enum("arch", "demo", ["demo", "paper"], "Networks: the demo preset's or the paper's.")
+flags.DEFINE_bool("grid", False, "Every cell of variants x mixes x seeds x configs.")
+flags.DEFINE_list("variants", ["standard", "hard"], "Grid: built-in data variants.")
+flags.DEFINE_list("mixes", ["0", "0.25"], "Grid: --synthetic_background_mix values.")
+flags.DEFINE_list("seeds", ["0", "1", "2"], "Grid: seeds.")
+flags.DEFINE_list("configs", ["default", "paper"], "Grid: default flags, --preset=paper.")
+flags.DEFINE_string("variant", "standard", "One cell: data variant.")
+flags.DEFINE_float("background_mix", 0.25, "One cell: background mix.")
+flags.DEFINE_integer("seed", 0, "One cell: seed.")
+flags.DEFINE_list("overrides", [], "Extra config fields of the attention model, k=v.")
+flags.DEFINE_integer("jobs", 1, "Runs at once (each with one thread per op).")
+flags.DEFINE_string("output", "", "Write the results as JSON here.")
+flags.DEFINE_string("child", "", "Internal: run one cell given as JSON and print RESULT.")
 FLAGS = flags.FLAGS
+
+_ARCH = {"demo": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16}, "paper": {}}
+BAR = {"mask_iou": 0.75, "background_mae": 3.0, "baseline_ratio": 0.25, "success": 0.9}
 
 
 def _value(text: str):
@@ -41,40 +56,127 @@ def _value(text: str):
   return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def train_and_evaluate(name: str, overrides: dict) -> dict:
-  epochs = max(1, FLAGS.steps // FLAGS.steps_per_epoch)
-  cfg = config_lib.preset("demo", epochs=epochs, attention_epochs=max(1, (3 * epochs) // 10),
-                          decay_epoch=epochs // 2, steps_per_epoch=FLAGS.steps_per_epoch,
-                          synthetic_background_mix=FLAGS.background_mix, **overrides)
-  workdir = os.path.join(FLAGS.workdir, name)
+def cell_config(cell: dict):
+  """The Config of one run: config (default / paper / cyclegan), data, seed, budget."""
+  from uagit_tf import config as config_lib
+  steps_per_epoch = max(1, cell["steps"] // 100)
+  common = {**_ARCH[cell["arch"]], "image_size": 64, "load_size": 72, "epochs": 100,
+            "steps_per_epoch": steps_per_epoch, "synthetic_variant": cell["variant"],
+            "synthetic_background_mix": cell["mix"], "seed": cell["seed"],
+            "summary_every": 50, "image_summary_every": 500, "checkpoint_every": 10**6,
+            "intra_op_threads": 1, "inter_op_threads": 1}
+  if cell["config"] == "cyclegan":
+    return config_lib.override(config_lib.Config(), {**common, "attention": False})
+  base = config_lib.preset("paper") if cell["config"] == "paper" else config_lib.Config()
+  return config_lib.override(base, {**common, **cell.get("overrides", {})})
+
+
+def run_cell(cell: dict) -> dict:
+  """Trains and evaluates one cell in this process; returns its metrics and CPU time."""
+  from uagit_tf import evaluation, training
+  from uagit_tf import workdir as workdir_lib
+  from uagit_tf.domains import DIRECTIONS
+  from uagit_tf.translator import Translator
+  cfg = cell_config(cell)
+  workdir = os.path.join(cell["workdir"], cell["name"])
   workdir_lib.prepare(cfg, workdir)
+  cpu, wall = time.process_time(), time.time()
   trainer = training.Trainer(cfg, workdir)
-  trainer.fit()
+  trainer.fit(progress=False)
+  cpu, wall = time.process_time() - cpu, time.time() - wall
   translators = {d: Translator.from_networks(trainer.nets, d) for d in DIRECTIONS}
-  return evaluation.evaluate(translators, cfg, os.path.join(workdir, "eval"))
+  metrics = evaluation.evaluate(translators, cfg, os.path.join(workdir, "eval"))
+  return {**cell, "metrics": metrics, "cpu_minutes": cpu / 60, "wall_minutes": wall / 60}
+
+
+def _cells() -> list[dict]:
+  overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in FLAGS.overrides)}
+  base = {"arch": FLAGS.arch, "steps": FLAGS.steps, "workdir": FLAGS.workdir}
+  if FLAGS.grid:
+    data = list(itertools.product(FLAGS.variants, map(float, FLAGS.mixes)))
+    seeds, configs = list(map(int, FLAGS.seeds)), FLAGS.configs
+  else:
+    data, seeds, configs = [(FLAGS.variant, FLAGS.background_mix)], [FLAGS.seed], ["default"]
+  cells = []
+  for variant, mix in data:
+    cells.append({**base, "variant": variant, "mix": mix, "seed": seeds[0], "config": "cyclegan"})
+    for seed, config in itertools.product(seeds, configs):
+      cells.append({**base, "variant": variant, "mix": mix, "seed": seed, "config": config,
+                    "overrides": overrides if config == "default" else {}})
+  for c in cells:
+    c["name"] = f"{c['variant']}-mix{c['mix']}-seed{c['seed']}-{c['config']}"
+  return cells
+
+
+def _run_all(cells: list[dict]) -> list[dict]:
+  """Each cell in a child process, `--jobs` at a time; failures are reported, not fatal."""
+  pending, running, results = list(cells), [], []
+  while pending or running:
+    while pending and len(running) < FLAGS.jobs:
+      cell = pending.pop(0)
+      proc = subprocess.Popen(
+          [sys.executable, "-m", "benchmarks.quality", f"--child={json.dumps(cell)}"],
+          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+      running.append((cell, proc))
+    cell, proc = running.pop(0)
+    out = proc.communicate()[0]
+    lines = [l for l in out.splitlines() if l.startswith("RESULT ")]
+    if proc.returncode or not lines:
+      print(f"{cell['name']}: FAILED\n{out[-2000:]}", flush=True)
+      results.append({**cell, "failed": out[-2000:]})
+      continue
+    results.append(json.loads(lines[-1][len("RESULT "):]))
+    r = results[-1]["metrics"]
+    print(f"done {cell['name']}: IoU {r['a2b']['mask_iou']:.2f}/{r['b2a']['mask_iou']:.2f} "
+          f"bg {r['a2b']['background_mae']:.1f}/{r['b2a']['background_mae']:.1f} "
+          f"({results[-1]['cpu_minutes']:.1f} CPU-min)", flush=True)
+  return results
+
+
+def table(results: list[dict]) -> tuple[str, list[dict]]:
+  """One row per run and direction, with the bar's verdict for attention runs."""
+  baseline = {(r["variant"], r["mix"]): r["metrics"] for r in results
+              if r["config"] == "cyclegan" and "metrics" in r}
+  header = (f"{'variant':9s}{'mix':>5s}{'seed':>5s} {'config':9s}{'dir':>4s}{'IoU':>6s}"
+            f"{'bg':>6s}{'bg/cg':>6s}{'succ':>6s}{'coll0':>6s}{'coll1':>6s}{'CPUmin':>7s}  bar")
+  lines, rows = [header], []
+  for r in results:
+    if "metrics" not in r:
+      lines.append(f"{r['name']}: failed")
+      continue
+    base = baseline.get((r["variant"], r["mix"]))
+    for d in ("a2b", "b2a"):
+      m = r["metrics"][d]
+      ratio = m["background_mae"] / base[d]["background_mae"] if base else float("nan")
+      ok = (m["mask_iou"] >= BAR["mask_iou"] and m["background_mae"] <= BAR["background_mae"]
+            and ratio <= BAR["baseline_ratio"] and m["success"] >= BAR["success"]
+            and m["collapse_zero"] == 0 and m["collapse_one"] == 0)
+      verdict = "-" if r["config"] == "cyclegan" else ("PASS" if ok else "FAIL")
+      rows.append({"name": r["name"], "direction": d, **{k: m[k] for k in (
+          "mask_iou", "background_mae", "success", "collapse_zero", "collapse_one")},
+          "baseline_ratio": ratio, "cpu_minutes": r["cpu_minutes"], "bar": verdict})
+      lines.append(f"{r['variant']:9s}{r['mix']:5.2f}{r['seed']:5d} {r['config']:9s}{d:>4s}"
+                   f"{m['mask_iou']:6.2f}{m['background_mae']:6.1f}{ratio:6.2f}"
+                   f"{m['success']:6.2f}{m['collapse_zero']:6.2f}{m['collapse_one']:6.2f}"
+                   f"{r['cpu_minutes']:7.1f}  {verdict}")
+  return "\n".join(lines), rows
 
 
 def main(argv):
   del argv
-  extra = dict(kv.split("=", 1) for kv in FLAGS.overrides)
-  attention = train_and_evaluate("attention", {k: _value(v) for k, v in extra.items()})
-  baseline = train_and_evaluate("cyclegan", {"attention": False})
-  warmup = config_lib.preset("demo").schedule.attention_warmup_epochs
-  print(f"\nbuilt-in data, background_mix={FLAGS.background_mix}, {FLAGS.steps} steps each; "
-        f"attention model: demo preset (attention_warmup_epochs={warmup}, not in the paper)"
-        f" + {extra or 'no overrides'}")
-  for name, results in (("attention", attention), ("cyclegan (mask = all ones)", baseline)):
-    print(f"\n== {name}\n{evaluation.table(results)}")
-  checks = {
-      "mask IoU >= 0.6 both ways": all(attention[d]["mask_iou"] >= 0.6 for d in DIRECTIONS),
-      "bg change <= half the baseline's": all(
-          attention[d]["background_mae"] <= 0.5 * baseline[d]["background_mae"]
-          for d in DIRECTIONS),
-      "success >= 0.8 both ways": all(attention[d]["success"] >= 0.8 for d in DIRECTIONS),
-  }
-  print("\nbar:")
-  for check, ok in checks.items():
-    print(f"  {'PASS' if ok else 'FAIL'}  {check}")
+  if FLAGS.child:
+    print("RESULT " + json.dumps(run_cell(json.loads(FLAGS.child))))
+    return
+  results = _run_all(_cells())
+  text, rows = table(results)
+  print(f"\n{FLAGS.steps} steps per run, {FLAGS.arch} networks, 64 px; overrides of the "
+        f"default config: {FLAGS.overrides or 'none'}\n{text}")
+  if FLAGS.output:
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+    with open(FLAGS.output, "w") as f:
+      json.dump({"flags": {k: FLAGS[k].value for k in ("steps", "arch", "overrides")},
+                 "runs": results, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,24 @@ def test_a_config_json_of_the_flat_model_train_layout_still_loads(tmp_path):
     config.load(str(tmp_path))
 
 
+def test_a_config_json_from_before_a_field_existed_keeps_its_old_behaviour(tmp_path):
+  d = config.Config().to_dict()
+  for field in config.LEGACY_VALUES:
+    del d[config.FIELDS[field]][field]
+  (tmp_path / "config.json").write_text(json.dumps(d))
+  old = config.flat(config.load(str(tmp_path)))
+  assert {k: old[k] for k in config.LEGACY_VALUES} == config.LEGACY_VALUES
+  assert old["residual_relu"] is False and old["stage2_fake"] == "generated"
+
+
+def test_the_paper_preset_is_the_authors_code():
+  cfg = config.preset("paper")
+  assert cfg.model.attention_decoder_kernel == 1 and cfg.model.residual_relu
+  assert cfg.loss.stage2_fake == "composite" and not cfg.model.disc_norm_stage2
+  assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
+  assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
+
+
 def test_unknown_preset():
   with pytest.raises(ValueError, match="Unknown preset"):
     config.preset("huge")

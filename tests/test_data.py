@@ -48,7 +48,7 @@ def test_folder_dataset_decodes_odd_images_and_skips_unreadable(tmp_path):
   write_image(str(d / "old.bmp"))
   (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
   (d / "notes.txt").write_text("ignored")
-  paths, _ = folders.readable_images(str(d))
+  paths, _, _ = folders.readable_images(str(d))
   names = sorted(os.path.relpath(p, d) for p in paths)
   assert names == ["deep.png", "first.gif", "gray.jpg", "nested/UPPER.PNG", "old.bmp",
                    "photo.webp", "rgb.png", "rgba.png"]
@@ -164,10 +164,10 @@ def test_identical_domain_folders_are_warned_about(tmp_path):
   import shutil
   root = make_folder_dataset(tmp_path, n=2, splits=("train",))
   cfg = tiny(dataset=root).data
-  assert pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0)) == []
+  assert pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0), cfg) == []
   shutil.rmtree(tmp_path / "trainB")
   shutil.copytree(tmp_path / "trainA", tmp_path / "trainB")
-  (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0))
+  (warning,) = pipeline.sanity_warnings(pipeline.sources(cfg, "train", 0), cfg)
   assert "trainA" in warning and "trainB" in warning and "same files" in warning
 
 
@@ -181,3 +181,30 @@ def test_folder_cache_gives_the_same_pixels_as_decoding_from_disk(tmp_path):
     a = cached.load(tf.constant(i), 36).numpy()
     b = from_disk.load(tf.constant(i), 36).numpy()
     np.testing.assert_allclose(a, b, atol=1.01 * 2 / 255)  # uint8 rounding, in [-1, 1].
+
+
+def test_the_hard_variant_has_domain_backgrounds_and_zero_to_two_objects_per_image():
+  from scipy import ndimage
+  images, masks = (t.numpy() for t in synthetic.batch(0, "train", "a", range(40), 48, 0.0,
+                                                      "hard"))
+  _, masks_b = (t.numpy() for t in synthetic.batch(0, "train", "b", range(40), 48, 0.0,
+                                                   "hard"))
+  counts = [ndimage.label(m[..., 0] > 0.5)[1] for m in masks]
+  assert 0 in counts and 1 in counts and max(counts) >= 2  # Touching pairs count as one.
+  areas = masks.mean(axis=(1, 2, 3))
+  assert areas[areas > 0].min() < 0.5 * areas.max()  # Sizes vary.
+  # Backgrounds: A's are green meadows with vertical blades, B's tan, banded savannas.
+  def background(images, masks):
+    return np.stack([im[m[..., 0] == 0].mean(axis=0) for im, m in zip(images, masks)])
+  bg_b = background(synthetic.batch(0, "train", "b", range(40), 48, 0.0, "hard")[0].numpy(),
+                    masks_b)
+  assert np.all(background(images, masks)[:, 1] > background(images, masks)[:, 0])
+  assert np.all(bg_b[:, 0] > bg_b[:, 1])
+  # With mix 1 every image of A gets B's background; the images are new ones, not the
+  # standard set's.
+  swapped = synthetic.batch(0, "train", "a", range(40), 48, 1.0, "hard")[0].numpy()
+  assert np.all(background(swapped, masks)[:, 0] > background(swapped, masks)[:, 1])
+  standard = synthetic.batch(0, "train", "a", range(4), 48)[0].numpy()
+  assert not np.allclose(standard, images[:4])
+  with pytest.raises(ValueError, match="synthetic variant must be one of"):
+    synthetic.variant("harder")

@@ -37,7 +37,7 @@ def expected_attention_params(w, k):
   n += 2 * (conv_params(3, 2 * w, 2 * w) + norm_params(2 * w))
   n += conv_params(k, 2 * w, 2 * w) + norm_params(2 * w)
   n += conv_params(k, 2 * w, w) + norm_params(w)
-  return n + conv_params(7, w, 1)
+  return n + conv_params(7 if k == 3 else 1, w, 1)  # The authors' variant: all 1x1.
 
 
 def expected_discriminator_params(ndf):
@@ -73,6 +73,19 @@ def test_attention_decoder_kernel_one_is_the_authors_variant():
   net = AttentionNet(8, decoder_kernel=1)
   net(tf.zeros([1, 16, 16, 3]))
   assert net.count_params() == expected_attention_params(8, 1)
+
+
+def test_residual_blocks_end_with_a_relu_after_the_add_unless_asked_not_to():
+  x = tf.random.stateless_normal([2, 8, 8, 6], [3, 4])
+  with_relu, without = layers.ResidualBlock(6), layers.ResidualBlock(6, relu_after_add=False)
+  with_relu(x), without(x)
+  without.set_weights(with_relu.get_weights())
+  np.testing.assert_allclose(with_relu(x).numpy(), np.maximum(without(x).numpy(), 0), atol=1e-6)
+  assert without(x).numpy().min() < 0  # The CycleGAN block keeps negative values.
+  gen = ResnetGenerator(4, 2, residual_relu=False)
+  assert [b.relu_after_add for b in gen.body if isinstance(b, layers.ResidualBlock)] == [
+      False, False]
+  assert ResnetGenerator.from_config(gen.get_config()).residual_relu is False
 
 
 def test_init_is_normal_0_02_with_zero_bias():

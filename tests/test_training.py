@@ -130,10 +130,13 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert int(second.optimizers[name].iterations) == int(opt.iterations), name
 
 
-def test_more_epochs_continue_a_finished_run(trained_workdir):
-  cfg = config.override(config.load(trained_workdir), {"epochs": 3})
-  workdir_lib.prepare(cfg, trained_workdir)
-  trainer = training.Trainer(cfg, trained_workdir)
+def test_more_epochs_continue_a_finished_run(trained_workdir, tmp_path):
+  import shutil
+  workdir = str(tmp_path / "wd")
+  shutil.copytree(trained_workdir, workdir)  # The shared workdir stays as it is.
+  cfg = config.override(config.load(workdir), {"epochs": 3})
+  workdir_lib.prepare(cfg, workdir)
+  trainer = training.Trainer(cfg, workdir)
   assert int(trainer.step) == 6
   trainer.fit(progress=False)
   assert int(trainer.step) == 9
@@ -219,31 +222,62 @@ def test_skip_nonfinite_steps_leaves_bad_batches_out(tmp_path):
     strict.fit(progress=False)
 
 
+GENS, ATTS, DISCS = {"gen_a2b", "gen_b2a"}, {"att_a", "att_b"}, {"disc_a", "disc_b"}
+
+
+def _one_step(cfg, stage):
+  """Losses and weights after one step of `stage` from the seed-0 initial weights."""
+  keras.utils.set_random_seed(0)
+  step = TrainStep(cfg)
+  losses = {k: float(v) for k, v in step.run(*batches(cfg, 1)[0], stage).items()}
+  return losses, weights(step.nets)
+
+
+@pytest.fixture(scope="module")
+def base_steps():
+  return {stage: _one_step(tiny(), stage) for stage in (Stage.ATTENTION, Stage.MASKED)}
+
+
 @pytest.mark.parametrize("option,value,stage,terms,nets_affected", [
     # Identity L1 (not in the paper): a loss per domain, weighted into the generators'.
-    ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, {"gen_a2b", "gen_b2a"}),
-    # Mask L1 prior (not in the paper): only the attention nets feel it.
-    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, {"att_a", "att_b"}),
-    # Stage 2 keeps the discriminators' instance norm: they and what they teach change.
-    ("disc_norm_stage2", True, Stage.MASKED, set(),
-     {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}),
+    ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, GENS),
+    # Mask priors (not in the paper): only the attention nets feel them...
+    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, ATTS),
+    ("lambda_mask_tv", 0.5, Stage.ATTENTION, {"mask_tv_a", "mask_tv_b"}, ATTS),
+    ("lambda_mask_binary", 0.5, Stage.ATTENTION, {"mask_binary_a", "mask_binary_b"}, ATTS),
+    # ... but for the mask cycle, which reaches the generators through s'.
+    ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
+     GENS | ATTS),
+    # Discriminator-side options change the discriminators and what they teach.
+    ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
+    ("stage1_soft_mask", True, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("disc_background_swap", 0.5, Stage.ATTENTION, set(), DISCS),
+    # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
+    ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
 ])
-def test_each_option_changes_the_step_where_it_should(option, value, stage, terms,
+def test_each_option_changes_the_step_where_it_should(base_steps, option, value, stage, terms,
                                                       nets_affected):
-  cfg = tiny()
-  a, b = batches(cfg, 1)[0]
-  runs = []
-  for c in (cfg, config.override(cfg, {option: value})):
-    keras.utils.set_random_seed(0)  # Same initial weights for both.
-    step = TrainStep(c)
-    losses = {k: float(v) for k, v in step.run(a, b, stage).items()}
-    runs.append((losses, weights(step.nets)))
-  (base, base_w), (with_option, option_w) = runs
+  base, base_w = base_steps[stage]
+  with_option, option_w = _one_step(tiny(**{option: value}), stage)
   assert set(with_option) - set(base) == terms
   if terms:  # The new terms enter the generators' objective with their weight.
     extra = value * sum(with_option[t] for t in terms)
     assert with_option["gen_total"] == pytest.approx(base["gen_total"] + extra, rel=1e-5)
-  else:
-    assert with_option["disc_a"] != pytest.approx(base["disc_a"], rel=1e-3)
   moved = {k.split("/")[0] for k in base_w if not np.array_equal(base_w[k], option_w[k])}
   assert moved == nets_affected
+
+
+def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
+  from uagit_tf.summaries import MaskHealth
+  health = MaskHealth(patience=3)
+  healthy = {"mask_mean_a": 0.2, "mask_above_tau_a": 0.3, "mask_mean_b": 0.2,
+             "mask_above_tau_b": 0.3}
+  dead_a = {**healthy, "mask_mean_a": 0.01, "mask_above_tau_a": 0.0}
+  both = {**dead_a, "mask_mean_b": 0.9, "mask_above_tau_b": 0.99}  # And b2a's covers all.
+  assert [health.update(dead_a, 0) for _ in range(2)] == [[], []]  # Not yet 3 in a row.
+  assert health.update(healthy, 0) == []  # The streak is broken.
+  said = [health.update(both, 0) for _ in range(5)]
+  assert [len(s) for s in said] == [0, 0, 2, 0, 0]  # Once per direction and kind...
+  assert "a2b: the mask has died" in said[2][0] and "--attention_warmup_epochs" in said[2][0]
+  assert "b2a: the mask covers everything (99%" in said[2][1]
+  assert len(health.update(both, 1)) == 2  # ... and epoch.

@@ -19,13 +19,15 @@ flags.DEFINE_integer("test_size", 20, "Test images per domain.")
 flags.DEFINE_integer("seed", 0, "Seed (the same seed as --seed of train gives its images).")
 flags.DEFINE_float("background_mix", config_lib.DataConfig().synthetic_background_mix,
                    "As --synthetic_background_mix of train.")
+flags.DEFINE_enum("variant", config_lib.DataConfig().synthetic_variant,
+                  config_lib.SYNTHETIC_VARIANTS, "As --synthetic_variant of train.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
   counts = synthetic.write_folders(FLAGS.output, FLAGS.seed, FLAGS.size, FLAGS.train_size,
-                                   FLAGS.test_size, FLAGS.background_mix)
+                                   FLAGS.test_size, FLAGS.background_mix, FLAGS.variant)
   logging.info("Wrote %s under %s", counts, FLAGS.output)
 
 

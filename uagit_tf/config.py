@@ -19,6 +19,8 @@ from typing import Any
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
+SYNTHETIC_VARIANTS = ("standard", "hard")
+STAGE2_FAKES = ("composite", "generated")
 CONFIG_FILE = "config.json"
 
 
@@ -47,7 +49,8 @@ class ModelConfig:
   n_res_blocks: int = _f(9, "Generator residual blocks (6 is usual below 256 px).")
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
-  attention_decoder_kernel: int = _f(3, "Attention decoder conv kernel: 3, or 1 (authors' code).")
+  attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
+  residual_relu: bool = _f(True, "ReLU after each residual add (authors' code; CycleGAN has none).")
   disc_norm_stage2: bool = _f(False, "Keep the discriminators' instance norm in stage 2.")
 
   def __post_init__(self):
@@ -69,6 +72,7 @@ class DataConfig:
   synthetic_train_size: int = _f(1000, "Built-in set: training images per domain.")
   synthetic_test_size: int = _f(100, "Built-in set: test images per domain.")
   synthetic_background_mix: float = _f(0.25, "Built-in set: share with the other domain's background.")
+  synthetic_variant: str = _f("standard", "Built-in set: standard, or hard (own background textures, 0-2 objects).", SYNTHETIC_VARIANTS)
 
   def __post_init__(self):
     _check(self.image_size >= 8 and self.image_size % 4 == 0,
@@ -76,6 +80,8 @@ class DataConfig:
     _check(self.load_size >= self.image_size,
            f"load_size ({self.load_size}) must be >= image_size ({self.image_size})")
     _at_least(self, 1, "batch_size", "synthetic_train_size", "synthetic_test_size")
+    _check(self.synthetic_variant in SYNTHETIC_VARIANTS, "synthetic_variant must be one of "
+           f"{SYNTHETIC_VARIANTS}, got {self.synthetic_variant!r}")
     _check(0.0 <= self.synthetic_background_mix <= 1.0,
            f"synthetic_background_mix must be in [0, 1], got {self.synthetic_background_mix}")
 
@@ -111,13 +117,24 @@ class LossConfig:
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
+  lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
+  lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
+  lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
+  disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
+  stage1_soft_mask: bool = _f(False, "Stage-1 discriminators see images times their masks (not in the paper).")
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
+  stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
 
   def __post_init__(self):
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
-    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask")
+    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
+              "lambda_mask_binary", "lambda_mask_cycle")
+    _check(0.0 <= self.disc_background_swap <= 1.0,
+           f"disc_background_swap must be in [0, 1], got {self.disc_background_swap}")
+    _check(self.stage2_fake in STAGE2_FAKES,
+           f"stage2_fake must be one of {STAGE2_FAKES}, got {self.stage2_fake!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +169,12 @@ GROUPS = {"model": ModelConfig, "data": DataConfig, "schedule": ScheduleConfig,
 FIELDS = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 # Fields that a checkpoint's state depends on besides the model: the image pool's shape.
 FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
+# Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
+# them: a workdir or export made before keeps its behaviour.
+LEGACY_VALUES = {"residual_relu": False, "stage2_fake": "generated", "lambda_mask_tv": 0.0,
+                 "lambda_mask_binary": 0.0, "lambda_mask_cycle": 0.0,
+                 "disc_background_swap": 0.0, "stage1_soft_mask": False,
+                 "synthetic_variant": "standard"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +202,7 @@ class Config:
     for section, fields in d.items():
       _check(isinstance(fields, dict), f"Config section {section!r} is not a mapping")
       values.update(fields)
-    return override(cls(), values)
+    return override(cls(), {**LEGACY_VALUES, **values})
 
 
 def override(cfg: Config, overrides: dict[str, Any]) -> Config:
@@ -204,7 +227,8 @@ def flat(cfg: Config) -> dict[str, Any]:
 
 # Presets: flat overrides of the defaults (the paper's settings).
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
+    # The authors' code in every respect docs/method.md lists (their 1x1 attention decoder).
+    "paper": {"attention_decoder_kernel": 1},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,

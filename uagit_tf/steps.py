@@ -42,7 +42,7 @@ class StagePlan:
   """What one stage trains and shows its discriminators (see `TrainStep.plan`)."""
   trained: list[str]  # Networks the generator objective updates.
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
-  masked: bool        # D sees images masked at tau (stage 2), or whole.
+  masked: str         # How D sees images: "hard" (mask > tau), "soft" (times the mask), "no".
   disc_norm: bool     # D applies its instance norm.
 
   @property
@@ -126,20 +126,27 @@ class TrainStep:
     if stage is Stage.MASKED:
       # Stage 2 (Eq. 6): the attention nets are frozen, so their masks act as constants.
       # The discriminators see only what the hard masks (> tau) select: reals by their own
-      # domain's mask, fakes (the raw F(s)) by their source's; the authors' code also
-      # drops the discriminators' instance norm there.
-      return StagePlan(trained=generators, fake="generated", masked=True,
+      # domain's mask, fakes by their source's. A fake is the composite s' (authors' code)
+      # or the raw F(s) (the paper's equation); the authors' code also drops the
+      # discriminators' instance norm there.
+      fake = "translated" if self.cfg.loss.stage2_fake == "composite" else "generated"
+      return StagePlan(trained=generators, fake=fake, masked="hard",
                        disc_norm=self.cfg.model.disc_norm_stage2)
-    # Stage 1 and its warm-up: whole images (threshold 0); attention nets train in stage 1.
+    # Stage 1 and its warm-up: whole images (threshold 0), or with --stage1_soft_mask the
+    # images times their masks; the attention nets train in stage 1.
     attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
-    return StagePlan(trained=generators + attention, fake="translated", masked=False,
-                     disc_norm=True)
+    soft = self.cfg.loss.stage1_soft_mask and stage is Stage.ATTENTION
+    return StagePlan(trained=generators + attention, fake="translated",
+                     masked="soft" if soft else "no", disc_norm=True)
 
   def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
-    """What a discriminator sees of images: all of them, or where the mask exceeds tau."""
-    if not plan.masked:
-      return images
-    return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
+    """What a discriminator sees of images: all of them, times their (constant) soft mask,
+    or where the mask exceeds tau."""
+    if plan.masked == "hard":
+      return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
+    if plan.masked == "soft":
+      return images * tf.stop_gradient(masks)
+    return images
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
     """One direction forward and back, what D_target judges of it, and its loss terms."""
@@ -148,7 +155,8 @@ class TrainStep:
     judged = self.judge_input(forward[plan.fake], mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
-        "mask": mask, "judged": judged, "translated": forward["translated"],
+        "mask": mask, "fake": forward[plan.fake], "judged": judged,
+        "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
         "cyc": method.l1(real, backward["translated"]),  # Eq. 4
@@ -175,10 +183,10 @@ class TrainStep:
         gen_loss += out["adv"] + loss_cfg.lambda_cyc * out["cyc"]
         losses[f"adv_{d.name}"] = out["adv"]
         losses[f"cyc_{d.source}"] = out["cyc"]
-        if loss_cfg.lambda_mask > 0 and plan.trains_attention:
-          # Optional sparsity prior (not in the paper): cover no more than needed.
-          losses[f"mask_l1_{d.source}"] = tf.reduce_mean(out["mask"])
-          gen_loss += loss_cfg.lambda_mask * losses[f"mask_l1_{d.source}"]
+        if plan.trains_attention:
+          for name, weight, prior in self._mask_priors(out):
+            losses[f"{name}_{d.source}"] = prior
+            gen_loss += weight * prior
         if loss_cfg.lambda_id > 0:  # Optional identity term (not in the paper).
           identity = method.l1(real[d.target], self.nets.gen[d.source](real[d.target]))
           losses[f"id_{d.target}"] = identity
@@ -190,14 +198,22 @@ class TrainStep:
       disc_loss = 0.0
       for d, out in outs.items():
         tgt = d.target
-        fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["judged"]),
+        fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        real_mask = (self.nets.att[tgt](real[tgt]) if plan.masked
+        needs_mask = plan.masked != "no" or loss_cfg.disc_background_swap > 0
+        real_mask = (self.nets.att[tgt](real[tgt]) if needs_mask and tgt in self.nets.att
                      else method.full_mask(real[tgt]))
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
-        loss = method.lsgan_discriminator_loss(
-            disc(self.judge_input(real[tgt], real_mask, plan)),
-            disc(self.judge_input(fake, fake_mask, plan)))
+        real_scores = disc(self.judge_input(real[tgt], real_mask, plan))
+        fake_scores = disc(self.judge_input(fake, fake_mask, plan))
+        loss = method.lsgan_discriminator_loss(real_scores, fake_scores)
+        if loss_cfg.disc_background_swap > 0:
+          # Real target objects on source backgrounds are real too: the background no
+          # longer tells D_tgt the domain, so repainting it earns the generator nothing.
+          swapped = method.composite(real_mask, real[tgt], real[d.source])
+          swap_scores = disc(self.judge_input(swapped, real_mask, plan))
+          w = loss_cfg.disc_background_swap
+          loss = (1 - w) * loss + w * method.lsgan_discriminator_loss(swap_scores, fake_scores)
         losses[f"disc_{tgt}"] = loss
         disc_loss += loss
     self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
@@ -207,6 +223,22 @@ class TrainStep:
       losses[f"mask_above_tau_{d.source}"] = tf.reduce_mean(
           method.hard_mask(out["mask"], loss_cfg.mask_threshold))
     return losses
+
+  def _mask_priors(self, out: dict) -> list[tuple[str, float, tf.Tensor]]:
+    """(name, weight, value) of each mask prior with a weight > 0 (none is in the paper)."""
+    mask, cfg = out["mask"], self.cfg.loss
+    priors = [
+        # Cover no more than needed.
+        ("mask_l1", cfg.lambda_mask, lambda: tf.reduce_mean(mask)),
+        # Smooth masks: total variation per pixel.
+        ("mask_tv", cfg.lambda_mask_tv, lambda: tf.reduce_mean(tf.abs(mask[:, 1:] - mask[:, :-1]))
+         + tf.reduce_mean(tf.abs(mask[:, :, 1:] - mask[:, :, :-1]))),
+        # Near-binary masks: m (1 - m) is 0 at 0 and 1, 0.25 at 0.5.
+        ("mask_binary", cfg.lambda_mask_binary, lambda: 4.0 * tf.reduce_mean(mask * (1.0 - mask))),
+        # The target's net finds the translated object where the source's found it.
+        ("mask_cycle", cfg.lambda_mask_cycle, lambda: method.l1(out["back_mask"], mask)),
+    ]
+    return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 
   # ----------------------------------------------------------------------------------
   # Pools and gradients under a strategy.

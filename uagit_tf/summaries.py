@@ -53,8 +53,52 @@ class Summaries:
         tf.summary.image(f"translation/{d.name}", image_grid(
             real, forward["mask"], forward["translated"], backward["translated"]), step=step)
 
+  def text(self, step: int, tag: str, message: str) -> None:
+    with self.writer.as_default(step=step):
+      tf.summary.text(tag, message)
+
   def flush(self) -> None:
     self.writer.flush()
+
+
+class MaskHealth:
+  """Notices a direction's mask dying or covering everything during stage 1.
+
+  Fed the losses at each summary step of stage 1, it returns a warning when a mask's mean
+  has stayed below `dead_mean` (the translation is the identity), or the share of pixels
+  above tau above `full_share` (it repaints everything, like a plain CycleGAN), for
+  `patience` summaries in a row; once per direction, kind and epoch.
+  """
+
+  def __init__(self, dead_mean: float = 0.02, full_share: float = 0.95, patience: int = 3):
+    self.dead_mean, self.full_share, self.patience = dead_mean, full_share, patience
+    self.streaks: dict[tuple[str, str], int] = {}
+    self.warned: set[tuple[str, str, int]] = set()
+
+  def update(self, losses: dict[str, float], epoch: int) -> list[str]:
+    warnings = []
+    for d in DIRECTIONS.values():
+      mean = losses.get(f"mask_mean_{d.source}")
+      share = losses.get(f"mask_above_tau_{d.source}")
+      if mean is None or share is None:
+        continue
+      for kind, bad in (("dead", mean < self.dead_mean), ("full", share > self.full_share)):
+        key = (d.name, kind)
+        self.streaks[key] = self.streaks.get(key, 0) + 1 if bad else 0
+        if self.streaks[key] >= self.patience and (*key, epoch) not in self.warned:
+          self.warned.add((*key, epoch))
+          warnings.append(self._advice(d.name, kind, mean, share))
+    return warnings
+
+  def _advice(self, direction: str, kind: str, mean: float, share: float) -> str:
+    if kind == "dead":
+      return (f"{direction}: the mask has died (mean {mean:.3f} for {self.patience} summaries):"
+              " its translation is the input unchanged. Try --attention_warmup_epochs=1 (the "
+              "generators learn first), a smaller --lambda_mask, or check that A and B differ.")
+    return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
+            f"tau for {self.patience} summaries): the background is repainted, as a plain "
+            "CycleGAN would. Try --stage1_soft_mask, --disc_background_swap=0.5 or "
+            "--lambda_mask=0.1, or fewer --attention_epochs.")
 
 
 def preview_batches(sources: dict, image_size: int, n: int = 4) -> dict[str, tf.Tensor]:

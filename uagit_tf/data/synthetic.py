@@ -8,6 +8,8 @@ horse2zebra does; a translator that repaints the background is therefore rewarde
 whole-image discriminator and caught by the ground-truth masks this set yields.
 
 Every example is a pure function of (seed, split, domain, index): no files, no state.
+`--synthetic_variant=hard` selects data/synthetic_hard.py instead, whose backgrounds also
+differ in texture, with 0-2 objects of several shapes per image.
 
     images, masks = synthetic.batch(seed=0, split="test", domain="a", indices=range(4), size=64)
 """
@@ -16,6 +18,7 @@ import math
 
 import tensorflow as tf
 
+from uagit_tf.data import synthetic_hard
 from uagit_tf.pixels import to_uint8
 
 _SPLITS = {"train": 0, "test": 1}
@@ -92,21 +95,37 @@ def example(seed: int, split: str, domain: str, index, size: int,
   return image, mask
 
 
+def variant(name: str):
+  """The `example` function of a variant of the built-in set: 'standard' or 'hard'.
+
+  Raises:
+    ValueError: another name.
+  """
+  variants = {"standard": example, "hard": synthetic_hard.example}
+  if name not in variants:
+    raise ValueError(f"synthetic variant must be one of {sorted(variants)}, got {name!r}")
+  return variants[name]
+
+
 def batch(seed: int, split: str, domain: str, indices, size: int,
-          background_mix: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-  """Stacks `example` over `indices`: images [N, size, size, 3], masks [N, size, size, 1]."""
-  pairs = [example(seed, split, domain, i, size, background_mix) for i in indices]
+          background_mix: float = 0.0, variant_name: str = "standard"
+          ) -> tuple[tf.Tensor, tf.Tensor]:
+  """Stacks examples over `indices`: images [N, size, size, 3], masks [N, size, size, 1]."""
+  make = variant(variant_name)
+  pairs = [make(seed, split, domain, i, size, background_mix) for i in indices]
   return tf.stack([p[0] for p in pairs]), tf.stack([p[1] for p in pairs])
 
 
 def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_size: int,
-                  background_mix: float = 0.0) -> dict[str, int]:
+                  background_mix: float = 0.0, variant_name: str = "standard"
+                  ) -> dict[str, int]:
   """Writes the set in the CycleGAN layout, with ground truth under masks/.
 
   output_dir/{train,test}{A,B}/NNNNN.png and output_dir/masks/{train,test}{A,B}/NNNNN.png.
   Returns the number of images written per folder.
   """
   import os  # Only this writer touches the file system.
+  make = variant(variant_name)
   counts = {}
   for split, n in (("train", train_size), ("test", test_size)):
     for domain in ("a", "b"):
@@ -114,7 +133,7 @@ def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_s
       for kind in ("", "masks"):
         os.makedirs(os.path.join(output_dir, kind, folder), exist_ok=True)
       for i in range(n):
-        image, mask = example(seed, split, domain, i, size, background_mix)
+        image, mask = make(seed, split, domain, i, size, background_mix)
         tf.io.write_file(os.path.join(output_dir, folder, f"{i:05d}.png"),
                          tf.io.encode_png(to_uint8(image)))
         tf.io.write_file(os.path.join(output_dir, "masks", folder, f"{i:05d}.png"),

@@ -56,10 +56,10 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
     image_size: the spatial size used to build the weights (any multiple of 4 works later).
     discriminators: False for inference, where only generators and masks are needed.
   """
-  gen = {d.source: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, name=f"gen_{d.name}")
-         for d in DIRECTIONS.values()}
-  att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, name=f"att_{d}")
-          for d in DOMAINS} if cfg.attention else {})
+  gen = {d.source: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, cfg.residual_relu,
+                                   name=f"gen_{d.name}") for d in DIRECTIONS.values()}
+  att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, cfg.residual_relu,
+                          name=f"att_{d}") for d in DOMAINS} if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}
           if discriminators else {})
   x = tf.zeros([1, image_size, image_size, 3])

@@ -1,5 +1,8 @@
 """Building blocks shared by the networks: init, instance norm, reflect padding, res block."""
 
+import contextlib
+import threading
+
 import keras
 import tensorflow as tf
 
@@ -39,8 +42,43 @@ class InstanceNorm(keras.layers.GroupNormalization):
   """
 
   def call(self, x):
-    return _instance_norm(x, tf.convert_to_tensor(self.gamma),
-                          tf.convert_to_tensor(self.beta), self.epsilon)
+    gamma, beta = tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+    shared = getattr(_shared_statistics, "state", None)
+    if shared is None:
+      return _instance_norm(x, gamma, beta, self.epsilon)
+    x32 = tf.cast(x, tf.float32)
+    if shared["replay"] is None:
+      mean = tf.reduce_mean(x32, axis=[1, 2], keepdims=True)
+      variance = tf.maximum(tf.reduce_mean(x32 * x32, axis=[1, 2], keepdims=True)
+                            - mean * mean, 0.0)
+      shared["recorded"].append((mean, variance))
+    else:
+      mean, variance = shared["replay"][len(shared["recorded"])]
+      shared["recorded"].append((mean, variance))
+    scale = tf.math.rsqrt(variance + self.epsilon) * gamma
+    return tf.cast(x32 * scale + (beta - mean * scale), x.dtype)
+
+
+_shared_statistics = threading.local()
+
+
+@contextlib.contextmanager
+def shared_norm_statistics(replay: list | None = None):
+  """Records, or replays, the statistics of every InstanceNorm call in the block.
+
+  Without `replay`, each call computes its statistics and appends (mean, variance) to the
+  list this yields; with the list of an earlier block, the calls use those instead, in the
+  same order. Tiled inference uses it to normalise every tile with the whole image's
+  statistics. Eager calls only (a traced function would bake the first values in).
+  """
+  if tf.inside_function():
+    raise RuntimeError("shared_norm_statistics works on eager calls only")
+  state = {"replay": replay, "recorded": []}
+  _shared_statistics.state = state
+  try:
+    yield state["recorded"]
+  finally:
+    _shared_statistics.state = None
 
 
 def _instance_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor,
@@ -130,11 +168,13 @@ class ReflectionPad2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
 class ResidualBlock(keras.layers.Layer):
-  """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), reflect-padded (CycleGAN's block)."""
+  """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), reflect-padded, then a ReLU after the add as
+  the authors' code has it (`relu_after_add=False`: CycleGAN's block)."""
 
-  def __init__(self, filters: int, **kwargs):
+  def __init__(self, filters: int, relu_after_add: bool = True, **kwargs):
     super().__init__(**kwargs)
     self.filters = filters
+    self.relu_after_add = relu_after_add
     self.pad1 = ReflectionPad2D(1)
     self.conv1 = conv(filters, 3)
     self.norm1 = instance_norm()
@@ -145,10 +185,11 @@ class ResidualBlock(keras.layers.Layer):
   def call(self, x):
     y = tf.nn.relu(self.norm1(self.conv1(self.pad1(x))))
     y = self.norm2(self.conv2(self.pad2(y)))
-    return x + y
+    return tf.nn.relu(x + y) if self.relu_after_add else x + y
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters}
+    return {**super().get_config(), "filters": self.filters,
+            "relu_after_add": self.relu_after_add}
 
 
 def conv_norm_relu(filters: int, kernel: int, strides: int = 1, padding: str = "same",
