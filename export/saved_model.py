@@ -14,21 +14,22 @@ from absl import flags
 from absl import logging
 
 from uagit_tf import exporting
-from uagit_tf.workdir import restore_networks
+from uagit_tf.workdir import CheckpointError, restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
-flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")
+flags.DEFINE_string("checkpoint", None, "A checkpoint prefix or step; default the newest that reads.")
 flags.DEFINE_string("export_dir", None, "Base folder that TF Serving polls.", required=True)
-flags.DEFINE_integer("version", None, "Version number; default the next free integer.")
+flags.DEFINE_integer("version", None, "Version number (>= 1); default the next free integer.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
   try:
+    exporting.check_export_base(FLAGS.export_dir, FLAGS.version)  # Before any work.
     cfg, nets = restore_networks(FLAGS.workdir, FLAGS.checkpoint)
     path = exporting.export_saved_model(nets, cfg, FLAGS.export_dir, FLAGS.version)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, CheckpointError) as e:
     sys.exit(f"export: error: {e}")
   logging.info("Exported %s with signatures %s", path, ", ".join(exporting.SERVING_SIGNATURES))
   print(path)

@@ -129,6 +129,20 @@ def test_tf1_session_loader_serves_the_model(export_base, loaded):
   np.testing.assert_array_equal(got["translated"], want["translated"].numpy())
 
 
+@pytest.mark.parametrize("shape", [[1, 8, 8, 4], [1, 8, 8, 1], [0, 8, 8, 1], [0, 8, 8, 2],
+                                   [0, 8, 8, 4]])
+def test_every_input_kind_checks_channels_even_when_the_declared_shape_is_not(
+    trained_workdir, shape):
+  # TF Serving's C++ path does not hold a request to the signature's declared shape, so
+  # the serve function checks itself: other channel counts fail by name, an empty batch
+  # too (it used to return an empty result of the wrong depth).
+  cfg, nets = restore_networks(trained_workdir)
+  module = exporting.ExportModule(nets, cfg)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="3 channels"):
+    module.translate(tf.zeros(shape), "a2b")
+  assert module.translate(tf.zeros([0, 8, 8, 3]), "b2a")["mask"].shape == (0, 8, 8, 1)
+
+
 def test_predict_request_and_rest_body_fit_the_signatures(loaded):
   images = uint8_images(2, 10, 12)
   request = serving_client.predict_request(images, "uagit", "a2b", version=1)

@@ -77,3 +77,30 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, trained_workdir):
     Translator.from_workdir(trained_workdir, "a2b", checkpoint=str(tmp_path / "ckpt-9"))
   with pytest.raises(ValueError, match="direction"):
     Translator.from_workdir(trained_workdir, "a2c")
+
+
+def test_tiles_with_the_whole_images_statistics_equal_the_untiled_translation(
+    trained_workdir):
+  tr = Translator.from_workdir(trained_workdir, "a2b")
+  # Smooth, as photos are at the scale of their content (downscaling keeps statistics).
+  coarse = tf.random.stateless_uniform([1, 6, 6, 3], [1, 2], -1.0, 1.0)
+  image = tf.image.resize(coarse, [90, 77], method="bicubic")[0]
+  whole = tr.translate_image(image, tile=128)  # Fits one tile: untiled.
+  # Tiles of 32 with a halo wider than the tiny nets' receptive field, and statistics
+  # from the image at full size: the same result, so no seams.
+  tiled = tr.tiled(image, tile=32, halo=32, statistics_side=128)
+  for k in ("translated", "mask", "generated"):
+    assert tiled[k].shape == whole[k].shape
+    np.testing.assert_allclose(tiled[k].numpy(), whole[k].numpy(), atol=2e-4, err_msg=k)
+  # Statistics from a copy downscaled to 48 px: close, and no edge at the tile borders.
+  approx = tr.tiled(image, tile=32, halo=32, statistics_side=48)["translated"].numpy()
+  assert np.abs(approx - whole["translated"].numpy()).mean() < 0.05
+  jumps = np.abs(np.diff(approx, axis=0)).mean(axis=(1, 2))  # Row-to-row change.
+  assert jumps[31] < 2 * np.median(jumps) and jumps[63] < 2 * np.median(jumps)
+
+
+def test_an_image_too_large_for_memory_is_a_clear_error(trained_workdir):
+  tr = Translator.from_workdir(trained_workdir, "a2b")
+  with pytest.raises(ValueError, match="needs about .* GiB to translate even in tiles"):
+    translator_lib._check_memory(10**6, 10**6)
+  assert tr.translate_image(tf.zeros([5, 7, 3]))["mask"].shape == (5, 7, 1)

@@ -17,13 +17,14 @@ from uagit_tf import evaluation
 from uagit_tf.metrics import inception
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.translator import Translator
-from uagit_tf.workdir import restore_networks
+from uagit_tf.workdir import CheckpointError, restore_networks
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
-flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")
+flags.DEFINE_string("checkpoint", None, "A checkpoint prefix or step; default the newest that reads.")
 flags.DEFINE_string("dataset", None, "Test data; default the workdir's --dataset.")
 flags.DEFINE_string("output", None, "Output folder; default WORKDIR/eval.")
-flags.DEFINE_integer("num_images", None, "Test images per domain; default all.")
+flags.DEFINE_integer("num_images", None, "Test images per domain (>= 1); default all.",
+                     lower_bound=1)
 flags.DEFINE_integer("classifier_steps", 300, "Training steps of the object classifier.")
 flags.DEFINE_bool("kid", False, "Also KID x100 (InceptionV3 pool3, cubic kernel) per direction.")
 flags.DEFINE_bool("fid", False, "Also FID per direction.")
@@ -50,7 +51,7 @@ def main(argv):
                                   feature_model=features, kid=FLAGS.kid, fid=FLAGS.fid,
                                   kid_subsets=FLAGS.kid_subsets,
                                   kid_subset_size=FLAGS.kid_subset_size)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, CheckpointError) as e:
     sys.exit(f"evaluate: error: {e}")
   print(evaluation.table(results))
 

@@ -58,14 +58,20 @@ def main(argv):
   del argv
   try:
     cfg = config_from_flags()
-    if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
-      workdir_lib.prepare(cfg, FLAGS.workdir)
-    trainer = training.Trainer(cfg, FLAGS.workdir)
-    logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,
-                 trainer.steps_per_epoch, FLAGS.workdir)
-    trainer.fit()
+    with workdir_lib.lock(FLAGS.workdir):
+      if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
+        workdir_lib.check_can_continue(cfg, FLAGS.workdir)
+      trainer = training.Trainer(cfg, FLAGS.workdir)  # Loads the data: may fail, writes nothing.
+      if distribute.is_chief():
+        workdir_lib.write_config(cfg, FLAGS.workdir)
+      logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,
+                   trainer.steps_per_epoch, FLAGS.workdir)
+      trainer.fit()
+  except training.TrainingInterrupted as e:
+    print(f"train: {e}", file=sys.stderr)
+    sys.exit(128 + e.signum)
   except (ValueError, FileNotFoundError, training.NonFiniteLossError,
-          workdir_lib.CheckpointError) as e:
+          workdir_lib.CheckpointError, workdir_lib.WorkdirLockedError) as e:
     sys.exit(f"train: error: {e}")
   logging.info("Done at step %d; checkpoints in %s", trainer.current_step,
                workdir_lib.checkpoint_dir(FLAGS.workdir))

@@ -3,7 +3,8 @@
     python -m trainers.translate --workdir=runs/demo --input=img.jpg --output=out --direction=a2b
 
 Writes, per input, the translated image and the mask as PNGs at the input's resolution,
-and out/index.html showing input | mask | translated.
+and out/index.html showing input | mask | translated. The outputs are checked before any
+work: nothing of the user's is written over (uagit_tf/translate_files.py).
 """
 
 import sys
@@ -13,24 +14,30 @@ from absl import flags
 from absl import logging
 
 from uagit_tf import translate_files
+from uagit_tf import translator as translator_lib
+from uagit_tf import workdir as workdir_lib
 from uagit_tf.domains import DIRECTIONS
-from uagit_tf.translator import Translator
 
 flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
-flags.DEFINE_string("checkpoint", None, "A checkpoint prefix; default the latest.")
+flags.DEFINE_string("checkpoint", None, "A checkpoint prefix or step; default the newest that reads.")
 flags.DEFINE_string("input", None, "An image file or a folder (searched recursively).",
                     required=True)
 flags.DEFINE_string("output", None, "Output folder.", required=True)
 flags.DEFINE_enum("direction", "a2b", sorted(DIRECTIONS), "Which way to translate.")
+flags.DEFINE_integer("tile", translator_lib.DEFAULT_TILE,
+                     "Images above tile^2 pixels are translated in tiles of this side.",
+                     lower_bound=64)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
   try:
-    translator = Translator.from_workdir(FLAGS.workdir, FLAGS.direction, FLAGS.checkpoint)
-    results = translate_files.translate_files(translator, FLAGS.input, FLAGS.output)
-  except (ValueError, FileNotFoundError) as e:
+    outputs = translate_files.plan(FLAGS.input, FLAGS.output)  # Before any work.
+    translator = translator_lib.Translator.from_workdir(FLAGS.workdir, FLAGS.direction,
+                                                        FLAGS.checkpoint)
+    results = translate_files.translate_files(translator, outputs, FLAGS.output, FLAGS.tile)
+  except (ValueError, FileNotFoundError, workdir_lib.CheckpointError) as e:
     sys.exit(f"translate: error: {e}")
   logging.info("Wrote %d translation(s) and %s/index.html", len(results), FLAGS.output)
 

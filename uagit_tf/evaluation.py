@@ -31,11 +31,11 @@ _ROWS = [("mask_iou", "mask IoU", ">=0.6"), ("background_mae", "bg MAE (0-255)",
 
 
 def _load(source, size: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-  try:
-    batches = list(pipeline.test_batches(source, size, 32, with_masks=True, limit=limit))
-  except ValueError as e:
-    raise ValueError(f"Evaluation needs ground-truth masks: {e} (put them in "
-                     "masks/testA/ and masks/testB/ beside testA/ and testB/).") from None
+  if not source.has_masks:
+    raise ValueError(f"Evaluation needs ground-truth masks, and {source.name} has none (put "
+                     "them in masks/testA/ and masks/testB/ beside testA/ and testB/, same "
+                     "file names).")
+  batches = list(pipeline.test_batches(source, size, 32, with_masks=True, limit=limit))
   return (np.concatenate([b[0].numpy() for b in batches]),
           np.concatenate([b[1].numpy() for b in batches]))
 
@@ -44,7 +44,10 @@ def _classifier_data(cfg: config_lib.Config, test_data: dict, size: int, limit: 
   """Blanked real objects to train the classifier on: the training split if it has masks
   (the loaded test images are then held out), else the first half of the test images (the
   second half is held out)."""
-  blank = lambda x, m: classifier_lib.blank_background(x, m).numpy()
+  def blank(images, masks):  # Images without an object teach the classifier nothing.
+    keep = masks.reshape(len(masks), -1).max(axis=1) > 0.5
+    return classifier_lib.blank_background(images[keep], masks[keep]).numpy()
+
   held = {d: blank(*test_data[d]) for d in test_data}
   try:
     train = pipeline.sources(cfg.data, "train", cfg.run.seed)
@@ -69,8 +72,10 @@ def evaluate(translators: dict, cfg: config_lib.Config, output_dir: str,
     {direction: {metric: value}} plus 'classifier_accuracy'; also written to
     output_dir/metrics.json, with output_dir/report.html and worst-IoU grids.
   Raises:
-    ValueError: the data set has no ground-truth masks.
+    ValueError: the data set has no ground-truth masks, or num_images < 1.
   """
+  if num_images is not None and num_images < 1:
+    raise ValueError(f"num_images must be >= 1 (or None for all), got {num_images}")
   os.makedirs(output_dir, exist_ok=True)
   size, seed = cfg.data.image_size, cfg.run.seed
   test = pipeline.sources(cfg.data, "test", seed)
@@ -86,11 +91,18 @@ def evaluate(translators: dict, cfg: config_lib.Config, output_dir: str,
     pred = np.concatenate([o["mask"].numpy() for o in outs])
     translated = np.concatenate([o["translated"].numpy() for o in outs])
     iou = mask_metrics.mask_iou(pred, true)
-    p_b = classifier_lib.predict_b(model, classifier_lib.blank_background(translated, true).numpy())
-    zeros, ones = mask_metrics.collapse(pred)
+    # IoU, success and collapse are about objects: images without one (the hard built-in
+    # set has some) count in the background change alone.
+    has = true.reshape(len(true), -1).max(axis=1) > 0.5
+    if not has.any():
+      has = np.ones_like(has)
+    p_b = classifier_lib.predict_b(
+        model, classifier_lib.blank_background(translated[has], true[has]).numpy())
+    zeros, ones = mask_metrics.collapse(pred[has])
     results[direction] = {
         "images": len(images),
-        "mask_iou": float(iou.mean()),
+        "images_without_object": int((~has).sum()),
+        "mask_iou": float(iou[has].mean()),
         "background_mae": float(mask_metrics.background_mae(images, translated, true).mean()),
         "background_psnr": float(mask_metrics.background_psnr(images, translated, true).mean()),
         "success": float(np.mean(p_b >= 0.5 if tgt == "b" else p_b < 0.5)),

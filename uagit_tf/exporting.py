@@ -186,6 +186,39 @@ def next_version(export_base: str) -> int:
   return max(versions, default=0) + 1
 
 
+def check_export_base(export_base: str, version: int | None) -> None:
+  """Checks, before any work, that a version can be written under `export_base`.
+
+  Raises:
+    ValueError: a version that is not a positive integer or exists already, or an
+      export_dir that is a file or cannot be written.
+  """
+  if version is not None and version < 1:
+    raise ValueError(f"--version must be a positive integer (TF Serving's versions are), "
+                     f"got {version}")
+  if os.path.exists(export_base) and not os.path.isdir(export_base):
+    raise ValueError(f"--export_dir={export_base!r} is a file; give a folder.")
+  if version is not None and os.path.exists(os.path.join(export_base, str(version))):
+    raise ValueError(f"{os.path.join(export_base, str(version))} exists already; pick "
+                     "another --version")
+  check_writable_file(os.path.join(export_base, ".write_test"))
+
+
+def check_writable_file(path: str) -> None:
+  """Raises ValueError unless `path` can be created (its folder is made if needed); the
+  file is not left behind. Used before long work that ends in writing `path`."""
+  if os.path.isdir(path):
+    raise ValueError(f"{path!r} is a folder; give a file name.")
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    probe = f"{path}.write_test_{os.getpid()}"
+    with open(probe, "w"):
+      pass
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"Cannot write {path!r}: {e.strerror}") from None
+
+
 def export_saved_model(nets: Networks, cfg: config_lib.Config, export_base: str,
                        version: int | None = None) -> str:
   """Writes export_base/<version>/ atomically: a temporary sibling renamed into place.
@@ -193,16 +226,17 @@ def export_saved_model(nets: Networks, cfg: config_lib.Config, export_base: str,
   A server polling `export_base` never sees a half-written version (TF Serving ignores
   folders whose names are not integers, such as the temporary one).
 
+  The folder is world-readable (0755, files 0644), so a server running as another user
+  can load it.
+
   Returns:
     The version folder.
   Raises:
-    ValueError: the version exists already.
+    ValueError: see `check_export_base`.
   """
+  check_export_base(export_base, version)
   version = next_version(export_base) if version is None else version
   final = os.path.join(export_base, str(version))
-  if os.path.exists(final):
-    raise ValueError(f"{final} exists already; pick another --version")
-  os.makedirs(export_base, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_base)
   try:
     module = ExportModule(nets, cfg)
@@ -210,11 +244,20 @@ def export_saved_model(nets: Networks, cfg: config_lib.Config, export_base: str,
     module.track_variables_of(signatures.values())
     tf.saved_model.save(module, tmp, signatures=signatures)
     config_lib.save(cfg, tmp)
+    _make_readable(tmp)
     os.rename(tmp, final)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
   return final
+
+
+def _make_readable(folder: str) -> None:
+  """mkdtemp makes folders 0700, and renaming keeps that: open it to every user."""
+  for root, dirs, files in os.walk(folder):
+    os.chmod(root, 0o755)
+    for name in files:
+      os.chmod(os.path.join(root, name), 0o644)
 
 
 def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_size: int,

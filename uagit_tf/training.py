@@ -10,8 +10,11 @@ learning rate each epoch has, feeds the batches, counts steps, writes summaries 
 checkpoints, and stops (or steps over a bad batch) when a loss is not finite.
 """
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 
 from absl import logging
@@ -30,6 +33,15 @@ _BAR_LOSSES = ["gen_total", "cyc_a", "cyc_b", "disc_a", "disc_b", "mask_mean_a",
 
 class NonFiniteLossError(RuntimeError):
   """A loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Exception):
+  """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint."""
+
+  def __init__(self, signum: int, step: int, checkpoint: str):
+    self.signum, self.step, self.checkpoint = signum, step, checkpoint
+    super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; saved "
+                     f"{checkpoint}. Run the same command to resume.")
 
 
 def learning_rate(schedule: config_lib.ScheduleConfig, epoch: int) -> float:
@@ -76,7 +88,7 @@ class Trainer:
     self.steps_per_epoch = pipeline.steps_per_epoch(cfg, self.sources)
     logging.info("Data %s: %d images in A, %d in B; %d steps per epoch", cfg.data.dataset,
                  self.sources["a"].size, self.sources["b"].size, self.steps_per_epoch)
-    for warning in pipeline.sanity_warnings(self.sources):
+    for warning in pipeline.sanity_warnings(self.sources, cfg.data):
       logging.warning(warning)
     self.task = TrainStep(cfg, self.strategy)
     with self.strategy.scope():
@@ -87,7 +99,10 @@ class Trainer:
     self._has_checkpoint = restored is not None  # The same on every worker.
     if restored:
       logging.info("Restored %s (step %d)", restored, self.current_step)
+      workdir_lib.check_schedule(workdir, self.steps_per_epoch)
     self.skipped_steps: set[int] = set()  # Steps left out after non-finite losses.
+    self.mask_health = summaries.MaskHealth()
+    self._stop_signal = None  # Set by SIGINT / SIGTERM during fit().
 
   # The step's state, for callers that inspect it.
   nets = property(lambda self: self.task.nets)
@@ -116,6 +131,8 @@ class Trainer:
       workdir.CheckpointError: the write failed; the previous checkpoint stays the latest.
     """
     path = self.store.save(self.step)
+    if self.is_chief:
+      workdir_lib.check_schedule(self.workdir, self.steps_per_epoch)  # Recorded once.
     self._has_checkpoint = True
     return path
 
@@ -127,20 +144,52 @@ class Trainer:
 
     Raises:
       NonFiniteLossError: a loss became NaN/Inf; nothing is saved after the last good step.
+      TrainingInterrupted: SIGINT or SIGTERM; a checkpoint of the last step was saved.
       workdir.CheckpointError: a checkpoint could not be written.
+      workdir.WorkdirLockedError: another process is training in the workdir.
     """
     end = self.total_steps if max_steps is None else min(self.total_steps,
                                                           self.current_step + max_steps)
-    log = self._summaries() if self.is_chief else summaries.Summaries(None)
-    progress = progress and self.is_chief
-    if not self._has_checkpoint:
-      self.save()  # Step 0: a state to go back to if the very first steps go wrong.
-    losses = {}
-    while self.current_step < end:
-      epoch = self.current_step // self.steps_per_epoch
-      losses = self._run_epoch(epoch, end, log, progress) or losses
-    log.flush()
+    if self.current_step >= self.total_steps:
+      logging.info("Already complete: step %d of %d (%d epochs); raise --epochs to train on.",
+                   self.current_step, self.total_steps, self.cfg.schedule.epochs)
+      return {}
+    with workdir_lib.lock(self.workdir), self._stop_on_signals():
+      log = self._summaries() if self.is_chief else summaries.Summaries(None)
+      progress = progress and self.is_chief
+      if not self._has_checkpoint:
+        self.save()  # Step 0: a state to go back to if the very first steps go wrong.
+      losses = {}
+      while self.current_step < end:
+        epoch = self.current_step // self.steps_per_epoch
+        losses = self._run_epoch(epoch, end, log, progress) or losses
+      log.flush()
     return losses
+
+  @contextlib.contextmanager
+  def _stop_on_signals(self):
+    """SIGINT / SIGTERM ask for a stop at the next step boundary (a second one stops at
+    once); the handlers before are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+      yield  # Signal handlers can only be set from the main thread.
+      return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def request_stop(signum, frame):
+      if self._stop_signal is not None:
+        raise KeyboardInterrupt  # Asked twice: stop now, from the last checkpoint.
+      self._stop_signal = signum
+      logging.warning("%s: saving a checkpoint after this step, then stopping (again to "
+                      "stop at once)", signal.Signals(signum).name)
+
+    self._stop_signal = None
+    for s in previous:
+      signal.signal(s, request_stop)
+    try:
+      yield
+    finally:
+      for s, handler in previous.items():
+        signal.signal(s, handler)
 
   def _summaries(self) -> summaries.Summaries:
     test = pipeline.sources(self.cfg.data, "test", self.cfg.run.seed)
@@ -177,9 +226,11 @@ class Trainer:
         return {}
       in_epoch = step - epoch * self.steps_per_epoch
       bar.update(in_epoch, [(k, losses[k]) for k in _BAR_LOSSES if k in losses], finalize=False)
-      self._log(log, step, losses, progress and not live, lr=lr, stage=int(stage),
+      self._log(log, step, stage, losses, progress and not live, lr=lr,
                 epoch=step / self.steps_per_epoch,
                 steps_per_sec=(in_epoch - offset) / (time.time() - started))
+      if self._stop_signal is not None:
+        raise TrainingInterrupted(self._stop_signal, step, self.save())
       if step % self.cfg.run.checkpoint_every == 0 and in_epoch != self.steps_per_epoch:
         self.save()
     if live:
@@ -202,13 +253,32 @@ class Trainer:
                     len(self.skipped_steps), self.cfg.run.skip_nonfinite_steps)
     self.store.checkpoint.restore(self.store.latest)
 
-  def _log(self, log: summaries.Summaries, step: int, losses: dict, to_log_file: bool,
-           **train: float) -> None:
-    """Scalars (and a log line without a live bar) every summary_every steps; image grids
-    every image_summary_every steps."""
+  def _log(self, log: summaries.Summaries, step: int, stage: Stage, losses: dict,
+           to_log_file: bool, **train: float) -> None:
+    """Scalars (and a log line without a live bar) and mask health every summary_every
+    steps; image grids every image_summary_every steps."""
     if step % self.cfg.run.summary_every == 0:
       if to_log_file:
-        logging.info("step %d: %s", step, " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
-      log.scalars(step, losses, **train)
+        rate = train["steps_per_sec"]
+        eta = (self.total_steps - step) / rate if rate > 0 else float("nan")
+        logging.info("step %d/%d (epoch %d/%d, %s) %.2f steps/s, ETA %s: %s", step,
+                     self.total_steps, step // self.steps_per_epoch + 1,
+                     self.cfg.schedule.epochs, stage.name.lower(), rate, _duration(eta),
+                     " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
+      log.scalars(step, losses, stage=int(stage), **train)
+      if stage is Stage.ATTENTION:
+        for warning in self.mask_health.update(losses, step // self.steps_per_epoch):
+          logging.warning("Mask health: %s", warning)
+          log.text(step, "masks/health", warning)
     if step % self.cfg.run.image_summary_every == 0:
       log.images(step, self.nets)
+
+
+def _duration(seconds: float) -> str:
+  """1h02m, 3m05s or 12s."""
+  if not math.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  if seconds >= 3600:
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+  return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -79,7 +79,7 @@ def readable_images(directory: str, keep_size: int | None = None,
     keep_size: also return each image decoded, as uint8 at this size (for the cache), if
       they all fit in `keep_budget` bytes.
   Returns:
-    (paths, images); images is empty without keep_size.
+    (paths, images, shorter sides); images is empty without keep_size.
   Raises:
     ValueError: `directory` is missing, or holds no readable image.
   """
@@ -88,7 +88,7 @@ def readable_images(directory: str, keep_size: int | None = None,
   paths = list_images(directory)
   if keep_size and len(paths) * keep_size**2 * 3 > keep_budget:
     keep_size = None
-  good, bad, kept = [], [], []
+  good, bad, kept, sides = [], [], [], []
   for path in paths:
     try:
       image = read_image(path)
@@ -96,6 +96,7 @@ def readable_images(directory: str, keep_size: int | None = None,
       bad.append(path)
       continue
     good.append(path)
+    sides.append(min(int(image.shape[0]), int(image.shape[1])))
     if keep_size:
       kept.append(cache.to_uint8(image, keep_size))
   if bad:
@@ -105,7 +106,18 @@ def readable_images(directory: str, keep_size: int | None = None,
     raise ValueError(
         f"No readable image in {directory} (found {len(paths)} file(s) with extensions "
         f"{', '.join(IMAGE_EXTENSIONS)}; {len(bad)} could not be decoded).")
-  return good, kept
+  return good, kept, sides
+
+
+def load_images(directory: str, size: int, count: int) -> np.ndarray:
+  """Up to `count` readable images below `directory`, resized to [N, size, size, 3] in [0, 1].
+
+  Raises:
+    ValueError: the folder is missing or holds no readable image.
+  """
+  paths, _, _ = readable_images(directory)
+  images = [tf.image.resize(read_image(p), [size, size], antialias=True) for p in paths[:count]]
+  return np.clip(np.stack([i.numpy() for i in images]), 0.0, 1.0)
 
 
 def resize(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -122,8 +134,10 @@ class FolderDomain:
     """cache_size: keep the decoded images in memory at this size, if they fit the budget
     (they are decoded at start anyway, to find unreadable files)."""
     self.directory = os.path.join(root, f"{split}{domain.upper()}")
-    self.paths, kept = readable_images(self.directory, cache_size, cache_budget)
+    self.paths, kept, sides = readable_images(self.directory, cache_size, cache_budget)
     self.size = len(self.paths)
+    # Images upscaled more than 4x to the load size carry little detail (1x1 ones none).
+    self.tiny = [p for p, side in zip(self.paths, sides) if cache_size and side * 4 < cache_size]
     self._cache = cache.ImageCache(kept, f"cache_{split}{domain}") if kept else None
     mask_dir = os.path.join(root, "masks", f"{split}{domain.upper()}")
     self.mask_paths = None
@@ -135,6 +149,8 @@ class FolderDomain:
         raise ValueError(f"{len(missing)} image(s) of {self.directory} have no mask in "
                          f"{mask_dir}, e.g. {missing[0]}")
       self.mask_paths = masks
+    self.name = self.directory
+    self.has_masks = self.mask_paths is not None
     self._paths = tf.constant(self.paths)
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:

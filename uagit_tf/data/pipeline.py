@@ -22,13 +22,16 @@ from uagit_tf.domains import DOMAINS
 class SyntheticDomain:
   """One domain of one split of the built-in set (see data/synthetic.py)."""
 
-  def __init__(self, seed: int, split: str, domain: str, size: int, background_mix: float):
+  def __init__(self, seed: int, split: str, domain: str, size: int, background_mix: float,
+               variant: str = "standard"):
     self.seed, self.split, self.domain, self.size = seed, split, domain, size
     self.background_mix = background_mix
+    self._make = synthetic.variant(variant)
+    self.name = f"the built-in {variant} set ({split}{domain.upper()})"
+    self.has_masks = True
 
   def _example(self, index: tf.Tensor, size: int) -> tuple[tf.Tensor, tf.Tensor]:
-    return synthetic.example(self.seed, self.split, self.domain, index, size,
-                             self.background_mix)
+    return self._make(self.seed, self.split, self.domain, index, size, self.background_mix)
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
     return self._example(index, size)[0]
@@ -47,8 +50,8 @@ def sources(cfg: config_lib.DataConfig, split: str, seed: int) -> dict:
   """
   if cfg.dataset == "synthetic":
     n = cfg.synthetic_train_size if split == "train" else cfg.synthetic_test_size
-    return {d: SyntheticDomain(seed, split, d, n, cfg.synthetic_background_mix)
-            for d in DOMAINS}
+    return {d: SyntheticDomain(seed, split, d, n, cfg.synthetic_background_mix,
+                               cfg.synthetic_variant) for d in DOMAINS}
   cache_size = cfg.load_size if split == "train" else cfg.image_size  # load >= image size.
   if os.path.isdir(cfg.dataset):  # An existing folder always wins over a TFDS name.
     return {d: folders.FolderDomain(cfg.dataset, split, d, cache_size) for d in DOMAINS}
@@ -61,22 +64,31 @@ def sources(cfg: config_lib.DataConfig, split: str, seed: int) -> dict:
                    "cycle_gan/horse2zebra.")
 
 
-def sanity_warnings(train_sources: dict) -> list[str]:
-  """Warnings about a domain pair that cannot be translated: the same files in A and B."""
+def sanity_warnings(train_sources: dict, cfg: config_lib.DataConfig) -> list[str]:
+  """Warnings about data that trains badly: the same files in A and B, a batch larger than
+  a domain, images far smaller than the training size."""
+  warnings = []
+  for d, source in train_sources.items():
+    if cfg.batch_size > source.size:
+      warnings.append(f"--batch_size={cfg.batch_size} is larger than domain {d.upper()}'s "
+                      f"{source.size} training image(s): every batch repeats images.")
+    tiny = getattr(source, "tiny", [])
+    if tiny:
+      warnings.append(f"{len(tiny)} image(s) of domain {d.upper()} are less than a quarter of "
+                      f"--load_size={cfg.load_size} on their shorter side (e.g. {tiny[0]}): "
+                      "upscaled, they carry little detail.")
   a, b = train_sources["a"], train_sources["b"]
   paths_a, paths_b = getattr(a, "paths", None), getattr(b, "paths", None)
-  if paths_a is None or paths_b is None:
-    return []
-  if len(paths_a) != len(paths_b):
-    return []
+  if paths_a is None or paths_b is None or len(paths_a) != len(paths_b):
+    return warnings
 
   def fingerprint(paths):
     return sorted(hashlib.sha1(open(p, "rb").read()).hexdigest() for p in paths)
 
   if fingerprint(paths_a) == fingerprint(paths_b):
-    return [f"{a.directory} and {b.directory} hold the same files: the translation will "
-            "learn nothing (are the domains duplicated or mislabelled?)"]
-  return []
+    warnings.append(f"{a.directory} and {b.directory} hold the same files: the translation "
+                    "will learn nothing (are the domains duplicated or mislabelled?)")
+  return warnings
 
 
 def steps_per_epoch(cfg: config_lib.Config, train_sources: dict) -> int:

@@ -43,6 +43,8 @@ class TfdsDomain:
       raise ValueError(f"TFDS split {name}:{split_name} is empty")
     self.size = len(images)
     self._cache = cache.ImageCache(images, f"tfds_{split_name}")
+    self.name = f"TFDS {name}:{split_name}"
+    self.has_masks = False
 
   def load(self, index: tf.Tensor, size: int) -> tf.Tensor:
     return self._cache.load(index, size)
