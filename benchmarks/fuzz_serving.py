@@ -20,9 +20,6 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-flags.DEFINE_string("export", None, "A SavedModel version folder (EXPORT_DIR/<version>).")
-flags.DEFINE_integer("requests", 10000, "Requests in all, spread over the signatures.")
-flags.DEFINE_integer("seed", 0, "Seed of the requests.")
 FLAGS = flags.FLAGS
 
 CLEAN_ERRORS = (tf.errors.InvalidArgumentError,)
@@ -162,5 +159,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("export")
+  # Defined here, not at import: the tests import this module's checks.
+  flags.DEFINE_string("export", None, "A SavedModel version folder (EXPORT_DIR/<version>).",
+                      required=True)
+  flags.DEFINE_integer("requests", 10000, "Requests in all, spread over the signatures.")
+  flags.DEFINE_integer("seed", 0, "Seed of the requests.")
   app.run(main)

@@ -38,6 +38,7 @@ flags.DEFINE_string("variant", "standard", "One cell: data variant.")
 flags.DEFINE_float("background_mix", 0.25, "One cell: background mix.")
 flags.DEFINE_integer("seed", 0, "One cell: seed.")
 flags.DEFINE_list("overrides", [], "Extra config fields of the attention model, k=v.")
+flags.DEFINE_bool("baseline", True, "Also train the CycleGAN baseline of each data cell.")
 flags.DEFINE_integer("jobs", 1, "Runs at once (each with one thread per op).")
 flags.DEFINE_string("output", "", "Write the results as JSON here.")
 flags.DEFINE_string("child", "", "Internal: run one cell given as JSON and print RESULT.")
@@ -99,7 +100,9 @@ def _cells() -> list[dict]:
     data, seeds, configs = [(FLAGS.variant, FLAGS.background_mix)], [FLAGS.seed], ["default"]
   cells = []
   for variant, mix in data:
-    cells.append({**base, "variant": variant, "mix": mix, "seed": seeds[0], "config": "cyclegan"})
+    if FLAGS.baseline:
+      cells.append({**base, "variant": variant, "mix": mix, "seed": seeds[0],
+                    "config": "cyclegan"})
     for seed, config in itertools.product(seeds, configs):
       cells.append({**base, "variant": variant, "mix": mix, "seed": seed, "config": config,
                     "overrides": overrides if config == "default" else {}})

@@ -30,15 +30,6 @@ def _user_files(tmp_path):
   return mine
 
 
-def _folder_workdir(tmp_path):
-  """A tiny workdir trained (one step) on an image folder."""
-  data = make_folder_dataset(tmp_path / "data", n=3)
-  workdir = str(tmp_path / "wd")
-  run("trainers.train", f"--workdir={workdir}", "--preset=tiny", f"--dataset={data}",
-      "--epochs=1", "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=1")
-  return workdir, data
-
-
 # name -> (function of (tmp_path, workdir) giving the command's args, expected message).
 CASES = {
     "translate into an existing file": (
@@ -120,9 +111,14 @@ def test_translate_keeps_inputs_apart_whose_names_differ_in_the_extension(tmp_pa
   assert (out / "notes.txt").read_text() == "mine"
 
 
-def test_the_int8_export_calibrates_on_a_folder_when_the_training_data_moved(tmp_path):
-  workdir, data = _folder_workdir(tmp_path)
-  shutil.move(data, str(tmp_path / "moved"))
+def test_the_int8_export_calibrates_on_a_folder_when_the_training_data_moved(tmp_path,
+                                                                            trained_workdir):
+  from uagit_tf import config
+  workdir = str(tmp_path / "wd")  # The tiny workdir, as if trained on an image folder...
+  shutil.copytree(trained_workdir, workdir)
+  data = make_folder_dataset(tmp_path / "data", n=3)
+  config.save(config.override(config.load(workdir), {"dataset": data}), workdir)
+  shutil.move(data, str(tmp_path / "moved"))  # ... which then moved.
   out = tmp_path / "a2b.tflite"
   proc = run("export.tflite", f"--workdir={workdir}", f"--output={out}", "--image_size=32",
              "--quantize=int8", check=False)
@@ -140,9 +136,8 @@ def test_a_failed_start_leaves_the_workdir_as_it_was(tmp_path):
   assert proc.returncode != 0 and "neither 'synthetic', an existing folder" in proc.stderr
   assert not (workdir / "config.json").exists() and not (workdir / ".lock").exists()
   # So the next command, with another architecture, is not refused for it.
-  run("trainers.train", f"--workdir={workdir}", "--preset=tiny", "--ngf=4", "--epochs=1",
-      "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=1")
-  assert json.load(open(workdir / "config.json"))["model"]["ngf"] == 4
+  from uagit_tf import config
+  workdir_lib.check_can_continue(config.preset("tiny", ngf=4), str(workdir))
 
 
 def test_a_finished_workdir_says_so(tmp_path, trained_workdir):
@@ -177,9 +172,8 @@ def test_a_second_trainer_in_a_workdir_is_refused_and_a_stale_lock_taken_over(tm
       pass
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_saves_a_checkpoint_at_the_next_step_and_exits_with_one_line(tmp_path,
-                                                                              signum):
+def test_sigint_saves_a_checkpoint_at_the_next_step_and_exits_with_one_line(tmp_path):
+  signum = signal.SIGINT
   workdir = str(tmp_path / "wd")
   proc = start("trainers.train", f"--workdir={workdir}", "--preset=tiny", "--epochs=2",
                "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=500",
@@ -197,6 +191,38 @@ def test_a_signal_saves_a_checkpoint_at_the_next_step_and_exits_with_one_line(tm
   assert lines == [f"train: interrupted by {signal.Signals(signum).name} at step {step}; saved "
                    f"{workdir}/checkpoints/ckpt-{step}. Run the same command to resume."]
   assert "Traceback" not in err and not os.path.exists(os.path.join(workdir, ".lock"))
+
+
+def test_sigterm_stops_fit_at_a_step_boundary_with_a_checkpoint_of_that_step(tmp_path):
+  from tests.conftest import tiny
+  from uagit_tf import training
+  from uagit_tf.data import pipeline
+  cfg = tiny(checkpoint_every=100)
+
+  class SignalsAtSample:
+    """Training data that sends this process SIGTERM while loading its third sample."""
+
+    def __init__(self, source):
+      self.source, self.size, self.loaded = source, source.size, 0
+
+    def load(self, index, size):
+      def maybe_signal(i):
+        self.loaded += 1
+        if self.loaded == 3:
+          signal.raise_signal(signal.SIGTERM)
+        return i
+      index = tf.numpy_function(maybe_signal, [index], tf.int64, stateful=True)
+      return self.source.load(tf.reshape(index, []), size)
+
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
+  trainer = training.Trainer(cfg, str(tmp_path), {"a": SignalsAtSample(sources["a"]),
+                                                  "b": sources["b"]})
+  handler = signal.getsignal(signal.SIGTERM)
+  with pytest.raises(training.TrainingInterrupted, match="SIGTERM at step") as stop:
+    trainer.fit(progress=False)
+  assert stop.value.step == trainer.current_step < 6  # Stopped early, at a boundary...
+  assert latest_step(str(tmp_path)) == stop.value.step  # ... with its checkpoint.
+  assert signal.getsignal(signal.SIGTERM) is handler  # The handler before is back.
 
 
 def test_a_truncated_checkpoint_is_skipped_for_the_one_before(tmp_path, trained_workdir):

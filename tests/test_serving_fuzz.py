@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks import fuzz_serving
 from tests.helpers import run
 
 TRIED = {"images": 0, "bytes": 0}
@@ -39,14 +40,10 @@ def test_image_signatures(signatures, batch, h, w, channels, dtype, name):
   try:
     out = signatures[name](images=tf.constant(images))
   except CLEAN_ERRORS:
-    assert channels != 3 or dtype != np.uint8 or h == 0 or w == 0
+    assert not fuzz_serving.should_succeed(images)
     return
-  assert channels == 3 and dtype == np.uint8
-  assert out["translated"].shape == (batch, h, w, 3) and out["translated"].dtype == tf.uint8
-  assert out["generated"].shape == (batch, h, w, 3)
-  assert out["mask"].shape == (batch, h, w, 1)
-  mask = out["mask"].numpy()
-  assert np.all((mask >= 0) & (mask <= 1))
+  assert fuzz_serving.should_succeed(images)
+  fuzz_serving.check_images_response(images, out)
 
 
 def _png(h, w, channels, seed):
@@ -73,11 +70,13 @@ def test_bytes_signatures(signatures, batch, name):
     out = signatures[name](image_bytes=tf.constant(batch, dtype=tf.string))
   except CLEAN_ERRORS:
     return
-  assert out["translated_bytes"].shape == (len(batch),)
-  for data, translated, mask in zip(batch, out["translated_bytes"], out["mask_bytes"]):
-    shape = tf.io.decode_image(data, channels=3, expand_animations=False).shape
-    assert tf.io.decode_png(translated).shape == (shape[0], shape[1], 3)
-    assert tf.io.decode_png(mask).shape == (shape[0], shape[1], 1)
+  fuzz_serving.check_bytes_response(batch, out)
+
+
+def test_the_fuzz_benchmark_finds_no_crash_and_no_wrong_shape(signatures):
+  counts = fuzz_serving.fuzz(signatures, requests=100, seed=1)
+  assert sum(counts.values()) == 100 and counts["ok"] > 10 and counts["clean_errors"] > 10
+  assert counts["crashes"] == counts["wrong_outputs"] == 0
 
 
 def test_the_model_still_serves_after_the_fuzzing(signatures):

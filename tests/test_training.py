@@ -242,15 +242,16 @@ def base_steps():
     # Identity L1 (not in the paper): a loss per domain, weighted into the generators'.
     ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, GENS),
     # Mask priors (not in the paper): only the attention nets feel them...
-    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, ATTS),
-    ("lambda_mask_tv", 0.5, Stage.ATTENTION, {"mask_tv_a", "mask_tv_b"}, ATTS),
-    ("lambda_mask_binary", 0.5, Stage.ATTENTION, {"mask_binary_a", "mask_binary_b"}, ATTS),
+    ("lambda_mask,lambda_mask_tv,lambda_mask_binary", 0.5, Stage.ATTENTION,
+     {"mask_l1_a", "mask_l1_b", "mask_tv_a", "mask_tv_b", "mask_binary_a", "mask_binary_b"},
+     ATTS),
     # ... but for the mask cycle, which reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
-    ("stage1_soft_mask", True, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("stage1_disc_input", "masked", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("stage1_disc_input", "masked_learned", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("disc_background_swap", 0.5, Stage.ATTENTION, set(), DISCS),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
@@ -258,7 +259,7 @@ def base_steps():
 def test_each_option_changes_the_step_where_it_should(base_steps, option, value, stage, terms,
                                                       nets_affected):
   base, base_w = base_steps[stage]
-  with_option, option_w = _one_step(tiny(**{option: value}), stage)
+  with_option, option_w = _one_step(tiny(**{o: value for o in option.split(",")}), stage)
   assert set(with_option) - set(base) == terms
   if terms:  # The new terms enter the generators' objective with their weight.
     extra = value * sum(with_option[t] for t in terms)

@@ -21,6 +21,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard")
 STAGE2_FAKES = ("composite", "generated")
+STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned")
 CONFIG_FILE = "config.json"
 
 
@@ -121,7 +122,7 @@ class LossConfig:
   lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
-  stage1_soft_mask: bool = _f(False, "Stage-1 discriminators see images times their masks (not in the paper).")
+  stage1_disc_input: str = _f("whole", "Stage-1 D sees whole images (paper), or times their masks.", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
@@ -131,6 +132,8 @@ class LossConfig:
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
               "lambda_mask_binary", "lambda_mask_cycle")
+    _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
+           f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.disc_background_swap <= 1.0,
            f"disc_background_swap must be in [0, 1], got {self.disc_background_swap}")
     _check(self.stage2_fake in STAGE2_FAKES,
@@ -173,7 +176,7 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "stage2_fake": "generated", "lambda_mask_tv": 0.0,
                  "lambda_mask_binary": 0.0, "lambda_mask_cycle": 0.0,
-                 "disc_background_swap": 0.0, "stage1_soft_mask": False,
+                 "disc_background_swap": 0.0, "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
 
 

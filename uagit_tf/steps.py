@@ -42,7 +42,8 @@ class StagePlan:
   """What one stage trains and shows its discriminators (see `TrainStep.plan`)."""
   trained: list[str]  # Networks the generator objective updates.
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
-  masked: str         # How D sees images: "hard" (mask > tau), "soft" (times the mask), "no".
+  masked: str         # How D sees images: "no" (whole), "hard" (mask > tau), times the
+                      # mask: "soft" (a constant) or "learned" (the attention learns it).
   disc_norm: bool     # D applies its instance norm.
 
   @property
@@ -132,12 +133,13 @@ class TrainStep:
       fake = "translated" if self.cfg.loss.stage2_fake == "composite" else "generated"
       return StagePlan(trained=generators, fake=fake, masked="hard",
                        disc_norm=self.cfg.model.disc_norm_stage2)
-    # Stage 1 and its warm-up: whole images (threshold 0), or with --stage1_soft_mask the
+    # Stage 1 and its warm-up: whole images (threshold 0), or (--stage1_disc_input) the
     # images times their masks; the attention nets train in stage 1.
     attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
-    soft = self.cfg.loss.stage1_soft_mask and stage is Stage.ATTENTION
-    return StagePlan(trained=generators + attention, fake="translated",
-                     masked="soft" if soft else "no", disc_norm=True)
+    masked = {"whole": "no", "masked": "soft", "masked_learned": "learned"}[
+        self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
+    return StagePlan(trained=generators + attention, fake="translated", masked=masked,
+                     disc_norm=True)
 
   def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
     """What a discriminator sees of images: all of them, times their (constant) soft mask,
@@ -146,6 +148,8 @@ class TrainStep:
       return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
     if plan.masked == "soft":
       return images * tf.stop_gradient(masks)
+    if plan.masked == "learned":  # The attention net learns what D may see of its fakes.
+      return images * masks
     return images
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
