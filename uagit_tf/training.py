@@ -262,7 +262,7 @@ class Trainer:
         rate = train["steps_per_sec"]
         eta = (self.total_steps - step) / rate if rate > 0 else float("nan")
         logging.info("step %d/%d (epoch %d/%d, %s) %.2f steps/s, ETA %s: %s", step,
-                     self.total_steps, step // self.steps_per_epoch + 1,
+                     self.total_steps, (step - 1) // self.steps_per_epoch + 1,
                      self.cfg.schedule.epochs, stage.name.lower(), rate, _duration(eta),
                      " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
       log.scalars(step, losses, stage=int(stage), **train)
