@@ -70,6 +70,10 @@ def main(argv):
   except training.TrainingInterrupted as e:
     print(f"train: {e}", file=sys.stderr)
     sys.exit(128 + e.signum)
+  except KeyboardInterrupt:  # A second Ctrl-C: stopped without waiting for the step.
+    print("train: stopped at once; the same command resumes from the last checkpoint.",
+          file=sys.stderr)
+    sys.exit(130)
   except (ValueError, FileNotFoundError, training.NonFiniteLossError,
           workdir_lib.CheckpointError, workdir_lib.WorkdirLockedError) as e:
     sys.exit(f"train: error: {e}")
