@@ -8,7 +8,7 @@ import tensorflow as tf
 from uagit_tf import config
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
-from uagit_tf.models.attention import AttentionNet
+from uagit_tf.models.attention import MIN_CONTRAST, AttentionNet, border_mean, orient
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -236,3 +236,49 @@ def test_reflection_pad_equals_tf_pad_reflect_with_static_and_dynamic_shapes(pad
 def test_reflection_pad_rejects_sides_too_short_to_mirror():
   with pytest.raises(ValueError, match=r"reflection padding by 3 needs sides longer than 3"):
     layers.ReflectionPad2D(3)(tf.zeros([1, 3, 8, 1]))
+
+
+def _blob_mask(value_in: float, value_out: float) -> tf.Tensor:
+  """A 32x32 mask: a 8x8 square in the middle at value_in, the rest at value_out."""
+  inside = np.zeros([32, 32], bool)
+  inside[12:20, 12:20] = True
+  return tf.constant(np.where(inside, value_in, value_out)[None, :, :, None], tf.float32)
+
+
+def test_orient_keeps_the_partition_and_makes_the_border_region_background():
+  # Object bright on a grey background: the grey level maps to 0, the object's to 1.
+  right = orient(_blob_mask(0.9, 0.4)).numpy()[0, ..., 0]
+  np.testing.assert_allclose(right, _blob_mask(1.0, 0.0).numpy()[0, ..., 0], atol=1e-6)
+  # The same partition with the polarity inverted (the net selected the background):
+  # flipped, so the object is selected all the same.
+  inverted = orient(_blob_mask(0.1, 0.6)).numpy()[0, ..., 0]
+  np.testing.assert_allclose(inverted, right, atol=1e-3)
+  # A mask that is on exactly where the object is stays as it is.
+  exact = orient(_blob_mask(1.0, 0.0)).numpy()
+  np.testing.assert_allclose(exact, _blob_mask(1.0, 0.0).numpy(), atol=1e-3)
+  # A faint partition is stretched by at most 1 / MIN_CONTRAST: noise stays noise.
+  faint = orient(_blob_mask(0.45, 0.4)).numpy()[0, ..., 0]
+  np.testing.assert_allclose(faint[16, 16], 0.05 / MIN_CONTRAST, rtol=1e-4)
+  assert faint[0, 0] < 1e-5
+  # Each image of a batch decides for itself.
+  both = orient(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)).numpy()
+  np.testing.assert_allclose(both[0], both[1], atol=1e-3)
+
+
+def test_border_mean_is_the_mean_over_a_ring_one_sixteenth_wide():
+  mask = np.zeros([1, 64, 64, 1], np.float32)
+  mask[:, :4] = 1.0  # The top ring rows.
+  np.testing.assert_allclose(border_mean(tf.constant(mask)).numpy(),
+                             [64 * 4 / (64 * 64 - 56 * 56)], rtol=1e-6)
+
+
+def test_attention_polarity_border_orients_the_nets_mask():
+  free = AttentionNet(width=8)
+  x = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1.0, 1.0)
+  raw = free(x)
+  oriented = AttentionNet.from_config({**free.get_config(), "polarity": "border"})
+  oriented(x)
+  oriented.set_weights(free.get_weights())
+  np.testing.assert_allclose(oriented(x).numpy(), orient(raw).numpy(), atol=1e-6)
+  with pytest.raises(ValueError, match="polarity"):
+    AttentionNet(polarity="centre")

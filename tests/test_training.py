@@ -73,9 +73,14 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   real_mask = step.nets.att["b"](b)
   real_in = step.judge_input(b, real_mask, masked).numpy()
   assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
-  whole = step.plan(Stage.ATTENTION)
+  # Stage 1 (default): the composite times its mask, the attention net learning what D sees.
+  learned = step.plan(Stage.ATTENTION)
+  out1 = step.direction(a, DIRECTIONS["a2b"], learned)
+  np.testing.assert_array_equal(out1["judged"].numpy(),
+                                (out1["translated"] * out1["mask"]).numpy())
+  # Stage 1 as in the paper: the whole composite goes to the discriminator.
+  whole = TrainStep(tiny(mask_threshold=tau, stage1_disc_input="whole")).plan(Stage.ATTENTION)
   np.testing.assert_array_equal(step.judge_input(b, real_mask, whole).numpy(), b.numpy())
-  # Stage 1: the whole composite goes to the discriminator.
   out1 = step.direction(a, DIRECTIONS["a2b"], whole)
   np.testing.assert_array_equal(out1["judged"].numpy(), out1["translated"].numpy())
 
@@ -241,17 +246,20 @@ def base_steps():
 @pytest.mark.parametrize("option,value,stage,terms,nets_affected", [
     # Identity L1 (not in the paper): a loss per domain, weighted into the generators'.
     ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, GENS),
-    # Mask priors (not in the paper): only the attention nets feel them...
+    # Mask priors (not in the paper): of the generator-side nets only the attention nets
+    # feel them; the discriminators then see reals through the attention nets' new masks.
     ("lambda_mask,lambda_mask_tv,lambda_mask_binary", 0.5, Stage.ATTENTION,
      {"mask_l1_a", "mask_l1_b", "mask_tv_a", "mask_tv_b", "mask_binary_a", "mask_binary_b"},
-     ATTS),
-    # ... but for the mask cycle, which reaches the generators through s'.
+     ATTS | DISCS),
+    # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
-     GENS | ATTS),
+     GENS | ATTS | DISCS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
     ("stage1_disc_input", "masked", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
-    ("stage1_disc_input", "masked_learned", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("stage1_disc_input", "whole", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    # The paper's free polarity: other masks, so everything trains differently.
+    ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("disc_background_swap", 0.5, Stage.ATTENTION, set(), DISCS),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),

@@ -33,7 +33,7 @@ from uagit_tf.pool import ImagePool
 class Stage(enum.IntEnum):
   """What a step trains and what the discriminators see (docs/method.md)."""
   WARMUP = 0     # Stage 1 with the attention nets held (--attention_warmup_epochs).
-  ATTENTION = 1  # Stage 1: generators, attention nets, discriminators; whole images.
+  ATTENTION = 1  # Stage 1: generators, attention nets, discriminators (images times masks).
   MASKED = 2     # Stage 2: attention frozen; discriminators see images masked at tau.
 
 
@@ -133,8 +133,10 @@ class TrainStep:
       fake = "translated" if self.cfg.loss.stage2_fake == "composite" else "generated"
       return StagePlan(trained=generators, fake=fake, masked="hard",
                        disc_norm=self.cfg.model.disc_norm_stage2)
-    # Stage 1 and its warm-up: whole images (threshold 0), or (--stage1_disc_input) the
-    # images times their masks; the attention nets train in stage 1.
+    # Stage 1: by default D sees each image times its mask, and the attention nets learn
+    # what D sees of their fakes (so the background, which may tell the domains apart,
+    # earns nothing); the paper shows whole images (threshold 0). The warm-up and the
+    # plain CycleGAN show whole images. The attention nets train in stage 1.
     attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
     masked = {"whole": "no", "masked": "soft", "masked_learned": "learned"}[
         self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"

@@ -5,6 +5,9 @@ import tensorflow as tf
 
 from uagit_tf.models import layers
 
+POLARITIES = ("free", "border")
+MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
+
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
 class AttentionNet(keras.Model):
@@ -18,8 +21,11 @@ class AttentionNet(keras.Model):
   """
 
   def __init__(self, width: int = 32, decoder_kernel: int = 3, residual_relu: bool = True,
-               **kwargs):
+               polarity: str = "free", **kwargs):
     super().__init__(**kwargs)
+    if polarity not in POLARITIES:
+      raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    self.polarity = polarity
     self.width = width
     self.decoder_kernel = decoder_kernel
     self.residual_relu = residual_relu
@@ -40,8 +46,41 @@ class AttentionNet(keras.Model):
   def call(self, x):
     for layer in self.body:
       x = layer(x)
-    return tf.sigmoid(x)
+    mask = tf.sigmoid(x)
+    return orient(mask) if self.polarity == "border" else mask
 
   def get_config(self):
-    return {**super().get_config(), "width": self.width,
+    return {**super().get_config(), "width": self.width, "polarity": self.polarity,
             "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu}
+
+
+def orient(mask: tf.Tensor) -> tf.Tensor:
+  """The background prior of saliency detection on masks [B, H, W, 1]: the image border is
+  background. Each mask keeps the net's partition of its image, with three changes:
+  where its border is brighter than its mean, its polarity flips (the net selected the
+  background); the border's level maps to 0; and its peak maps to 1, stretched by at most
+  1 / MIN_CONTRAST (a faint partition is noise, not an object).
+
+  Inside `layers.shared_norm_statistics` (tiled inference) these come from the whole image.
+  """
+  def statistics():
+    border = border_mean(mask)
+    flip = tf.stop_gradient(border > tf.reduce_mean(mask, axis=[1, 2, 3]))
+    level = tf.where(flip, 1.0 - border, border)
+    peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
+                    tf.reduce_max(mask, axis=[1, 2, 3]))
+    return flip, level, tf.maximum(peak - level, MIN_CONTRAST)
+
+  flip, level, contrast = layers.whole_image_statistics(statistics)
+  mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
+  mask = tf.nn.relu(mask - level[:, None, None, None]) / contrast[:, None, None, None]
+  return tf.minimum(mask, 1.0)
+
+
+def border_mean(mask: tf.Tensor) -> tf.Tensor:
+  """[B]: each mask's mean over a ring 1/16 of its size wide (at least 1 pixel)."""
+  h, w = tf.shape(mask)[1], tf.shape(mask)[2]
+  bh, bw = tf.maximum(1, h // 16), tf.maximum(1, w // 16)
+  ring = tf.pad(tf.zeros([h - 2 * bh, w - 2 * bw], mask.dtype), [[bh, bh], [bw, bw]],
+                 constant_values=1.0)[None, :, :, None]
+  return tf.reduce_sum(mask * ring, axis=[1, 2, 3]) / tf.reduce_sum(ring)

@@ -47,14 +47,13 @@ class InstanceNorm(keras.layers.GroupNormalization):
     if shared is None:
       return _instance_norm(x, gamma, beta, self.epsilon)
     x32 = tf.cast(x, tf.float32)
-    if shared["replay"] is None:
+
+    def statistics():
       mean = tf.reduce_mean(x32, axis=[1, 2], keepdims=True)
-      variance = tf.maximum(tf.reduce_mean(x32 * x32, axis=[1, 2], keepdims=True)
-                            - mean * mean, 0.0)
-      shared["recorded"].append((mean, variance))
-    else:
-      mean, variance = shared["replay"][len(shared["recorded"])]
-      shared["recorded"].append((mean, variance))
+      return mean, tf.maximum(tf.reduce_mean(x32 * x32, axis=[1, 2], keepdims=True)
+                              - mean * mean, 0.0)
+
+    mean, variance = whole_image_statistics(statistics)
     scale = tf.math.rsqrt(variance + self.epsilon) * gamma
     return tf.cast(x32 * scale + (beta - mean * scale), x.dtype)
 
@@ -62,9 +61,20 @@ class InstanceNorm(keras.layers.GroupNormalization):
 _shared_statistics = threading.local()
 
 
+def whole_image_statistics(compute):
+  """compute(), recorded or replayed inside `shared_norm_statistics` (in call order)."""
+  shared = getattr(_shared_statistics, "state", None)
+  if shared is None:
+    return compute()
+  value = compute() if shared["replay"] is None else shared["replay"][len(shared["recorded"])]
+  shared["recorded"].append(value)
+  return value
+
+
 @contextlib.contextmanager
 def shared_norm_statistics(replay: list | None = None):
-  """Records, or replays, the statistics of every InstanceNorm call in the block.
+  """Records, or replays, the statistics of every InstanceNorm call in the block (and the
+  attention masks' background level, `attention.orient`).
 
   Without `replay`, each call computes its statistics and appends (mean, variance) to the
   list this yields; with the list of an earlier block, the calls use those instead, in the
