@@ -256,7 +256,9 @@ def base_steps():
      GENS | ATTS | DISCS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
-    ("stage1_disc_input", "masked", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    # D sees s' times a constant mask instead of the learned one: the generators get the
+    # same gradient (m times m either way), the attention nets another.
+    ("stage1_disc_input", "masked", Stage.ATTENTION, set(), ATTS | DISCS),
     ("stage1_disc_input", "whole", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     # The paper's free polarity: other masks, so everything trains differently.
     ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
