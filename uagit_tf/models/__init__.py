@@ -59,7 +59,8 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
   gen = {d.source: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, cfg.residual_relu,
                                    name=f"gen_{d.name}") for d in DIRECTIONS.values()}
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, cfg.residual_relu,
-                          cfg.attention_polarity, name=f"att_{d}") for d in DOMAINS} if cfg.attention else {})
+                          cfg.attention_polarity, name=f"att_{d}") for d in DOMAINS}
+         if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}
           if discriminators else {})
   x = tf.zeros([1, image_size, image_size, 3])
