@@ -51,7 +51,7 @@ def main(argv):
     cfg, nets = restore_networks(FLAGS.workdir)
   else:
     cfg = config_lib.Config()
-    nets = build_networks(cfg.model, 64, discriminators=False)
+    nets = build_networks(cfg.model, cfg.data.image_size, discriminators=False)
   peak = matmul_peak_gflops()
   gflop = forward_gflop(exporting.ExportModule(nets, cfg), size)
   rng = np.random.default_rng(0)

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tests.helpers import ROOT, run, start
 from uagit_tf import exporting, serving_client
+from uagit_tf.models.attention import border_mean
 from uagit_tf.translator import Translator
 from uagit_tf.workdir import restore_networks
 
@@ -187,14 +188,35 @@ def _run_tflite(model: bytes, images01: np.ndarray, float_io: bool) -> np.ndarra
   return np.stack(out)
 
 
+def _polarity_margin(att, images: tf.Tensor) -> np.ndarray:
+  """Per image: how far the net's raw mask is from a tie in `orient`'s polarity decision."""
+  x = images
+  for layer in att.body:
+    x = layer(x)
+  raw = tf.sigmoid(x)
+  return np.abs((border_mean(raw) - tf.reduce_mean(raw, axis=[1, 2, 3])).numpy())
+
+
 @pytest.fixture(scope="module")
 def tflite_case(trained_workdir):
   from export.tflite import representative_images
   cfg, nets = restore_networks(trained_workdir)
   images = representative_images(cfg, "a2b", 32, 6)
   rounded = np.round(images * 255) / 255  # What a uint8 input carries.
-  want = Translator.from_networks(nets, "a2b")(tf.constant(rounded * 2 - 1, tf.float32))
-  return cfg, nets, rounded, (want["translated"].numpy() + 1) / 2
+  x = tf.constant(rounded * 2 - 1, tf.float32)
+  # The border prior flips a mask whose border is brighter than its mean: a yes/no per
+  # image. The tiny model's masks are barely trained; on an image where the two are tied
+  # (within 1e-3), quantized weights may flip the decision, and a flipped mask is another
+  # translation, not a parity error. Such images are left out (one of six here, at 9e-5).
+  clear = _polarity_margin(nets.att["a"], x) > 1e-3
+  assert clear.sum() >= 4
+  x = tf.boolean_mask(x, clear)
+  want = {"float": Translator.from_networks(nets, "a2b")(x)["translated"],
+          # int8 leaves out the guided filter (its solve does not survive int8).
+          "int8": Translator.from_networks(exporting._without_mask_refinement(nets),
+                                           "a2b")(x)["translated"]}
+  assert nets.att["a"].refine_radius and not np.allclose(want["float"], want["int8"])
+  return cfg, nets, rounded[clear], {k: (v.numpy() + 1) / 2 for k, v in want.items()}
 
 
 @pytest.mark.parametrize("quantize,float_io,max_err,mean_err", [
@@ -210,7 +232,8 @@ def test_tflite_parity(tflite_case, quantize, float_io, max_err, mean_err):
   cfg, nets, images, want = tflite_case
   model = exporting.export_tflite(nets, cfg, "a2b", 32, quantize, float_io,
                                   images if quantize == "int8" else None)
-  err = np.abs(_run_tflite(model, images, float_io) - want)
+  err = np.abs(_run_tflite(model, images, float_io) - want["int8" if quantize == "int8" else
+                                                          "float"])
   assert err.max() <= max_err, (quantize, err.max() * 255)
   if mean_err is not None:
     assert err.mean() <= mean_err, (quantize, err.mean() * 255)

@@ -8,7 +8,8 @@ import tensorflow as tf
 from uagit_tf import config
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
-from uagit_tf.models.attention import MIN_CONTRAST, AttentionNet, border_mean, orient
+from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, border_mean, guided_filter,
+                                       orient)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -99,7 +100,8 @@ def test_init_is_normal_0_02_with_zero_bias():
 
 
 @pytest.mark.parametrize("cls,kwargs", [(ResnetGenerator, {"ngf": 8, "n_res_blocks": 2}),
-                                        (AttentionNet, {"width": 8, "decoder_kernel": 1}),
+                                        (AttentionNet, {"width": 8, "decoder_kernel": 1,
+                                                        "refine_radius": 2, "refine_eps": 0.1}),
                                         (PatchDiscriminator, {"ndf": 8})])
 def test_get_config_rebuilds_the_same_architecture(cls, kwargs):
   net = cls(**kwargs)
@@ -282,3 +284,83 @@ def test_attention_polarity_border_orients_the_nets_mask():
   np.testing.assert_allclose(oriented(x).numpy(), orient(raw).numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="polarity"):
     AttentionNet(polarity="centre")
+
+
+def _reference_guided_filter(mask, images, radius, eps):
+  """He et al.'s colour guided filter with a general 3x3 solve, written as in the paper."""
+  guide, box = (images + 1.0) / 2.0, lambda t: tf.nn.avg_pool2d(t, 2 * radius + 1, 1, "SAME")
+  mean_i, mean_p = box(guide), box(mask)
+  outer = tf.reshape(guide[..., :, None] * guide[..., None, :], [*guide.shape[:3], 9])
+  sigma = (tf.reshape(box(outer), [*guide.shape[:3], 3, 3])
+           - mean_i[..., :, None] * mean_i[..., None, :] + eps * tf.eye(3))
+  a = tf.linalg.solve(sigma, (box(guide * mask) - mean_i * mean_p)[..., None])[..., 0]
+  b = mean_p - tf.reduce_sum(a * mean_i, axis=-1, keepdims=True)
+  return tf.clip_by_value(tf.reduce_sum(box(a) * guide, -1, keepdims=True) + box(b), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("radius,eps", [(1, 0.01), (3, 0.001)])
+def test_guided_filter_equals_the_general_solve(radius, eps):
+  images = tf.random.stateless_uniform([2, 24, 20, 3], [1, 2], -1.0, 1.0)
+  mask = tf.random.stateless_uniform([2, 24, 20, 1], [5, 6])
+  np.testing.assert_allclose(guided_filter(mask, images, radius, eps).numpy(),
+                             _reference_guided_filter(mask, images, radius, eps).numpy(),
+                             atol=2e-5)
+
+
+def test_guided_filter_smooths_the_mask_within_colour_regions_and_not_across_their_edges():
+  # A red square on a blue background; the mask covers the square's left 10 columns.
+  images = np.full([1, 32, 32, 3], [-0.8, -0.6, 0.8], np.float32)
+  images[:, 8:24, 8:24] = [0.8, -0.6, -0.8]
+  mask = np.zeros([1, 32, 32, 1], np.float32)
+  mask[:, 8:24, 8:18] = 1.0
+  refined = guided_filter(tf.constant(mask), tf.constant(images), 4, 1e-3).numpy()[0, ..., 0]
+  blurred = tf.nn.avg_pool2d(tf.nn.avg_pool2d(mask, 9, 1, "SAME"), 9, 1, "SAME")[0, ..., 0]
+  outside = np.ones([32, 32], bool)
+  outside[8:24, 8:24] = False
+  # Across the square's edges nothing leaks (a box blur of the same reach leaks a lot) ...
+  assert refined[outside].max() < 0.01 and blurred.numpy()[outside].max() > 0.3
+  # ... within the square the mask spreads as far as the windows reach, and the part that
+  # was on stays mostly on.
+  assert (refined[8:24, 18:22] > 0.1).all() and refined[8:24, 8:12].min() > 0.85
+  # A constant mask is a fixed point.
+  flat = guided_filter(tf.fill([1, 32, 32, 1], 0.3), tf.constant(images), 4, 1e-3)
+  np.testing.assert_allclose(flat.numpy(), 0.3, atol=1e-5)
+
+
+def test_attention_refine_radius_refines_the_oriented_mask_and_the_image_gets_no_gradient():
+  x = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1.0, 1.0)
+  plain = AttentionNet(width=8, polarity="border")
+  oriented = plain(x)
+  refined = AttentionNet.from_config({**plain.get_config(), "refine_radius": 2})
+  refined(x)
+  refined.set_weights(plain.get_weights())
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    mask = refined(x)
+    total = tf.reduce_sum(mask * tf.random.stateless_uniform(mask.shape, [7, 8]))
+  np.testing.assert_allclose(mask.numpy(), guided_filter(oriented, x, 2, 0.01).numpy(), atol=1e-5)
+  assert any(np.abs(g.numpy()).sum() > 0
+             for g in tape.gradient(total, refined.trainable_weights))
+  # The image reaches the mask through the net, not through the guide: the gradient equals
+  # the one through the net with the guide held fixed.
+  with tf.GradientTape() as held:
+    held.watch(x)
+    fixed = tf.reduce_sum(guided_filter(plain(x), tf.stop_gradient(x), 2, 0.01)
+                          * tf.random.stateless_uniform(mask.shape, [7, 8]))
+  np.testing.assert_allclose(tape.gradient(total, x).numpy(), held.gradient(fixed, x).numpy(),
+                             atol=1e-5)
+  with pytest.raises(ValueError, match="refine"):
+    AttentionNet(refine_radius=-1)
+
+
+def test_attention_refine_radius_is_a_share_of_the_training_size():
+  cfg = config.ModelConfig(ngf=4, ndf=4, n_res_blocks=1, attention_width=4,
+                           attention_refine_radius=1 / 16, attention_refine_eps=0.02)
+  for size, radius in [(32, 2), (64, 4), (256, 16)]:
+    att = build_networks(cfg, size, discriminators=False).att["a"]
+    assert (att.refine_radius, att.refine_eps) == (radius, 0.02)
+  assert build_networks(config.ModelConfig(ngf=4, n_res_blocks=1, attention_width=4,
+                                           attention_refine_radius=0), 32,
+                        discriminators=False).att["b"].refine_radius == 0
+  with pytest.raises(ValueError, match="attention_refine"):
+    config.ModelConfig(attention_refine_radius=0.7)

@@ -73,11 +73,18 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   real_mask = step.nets.att["b"](b)
   real_in = step.judge_input(b, real_mask, masked).numpy()
   assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
-  # Stage 1 (default): the composite times its mask, the attention net learning what D sees.
-  learned = step.plan(Stage.ATTENTION)
-  out1 = step.direction(a, DIRECTIONS["a2b"], learned)
-  np.testing.assert_array_equal(out1["judged"].numpy(),
-                                (out1["translated"] * out1["mask"]).numpy())
+  # Stage 1 (default): two views in one batch, the composite times its mask (the attention
+  # net learning what D sees) and the whole composite; reals likewise.
+  both = step.plan(Stage.ATTENTION)
+  out1 = step.direction(a, DIRECTIONS["a2b"], both)
+  np.testing.assert_array_equal(out1["judged"].numpy(), np.concatenate(
+      [(out1["translated"] * out1["mask"]).numpy(), out1["translated"].numpy()]))
+  np.testing.assert_array_equal(step.judge_input(b, real_mask, both).numpy(),
+                                np.concatenate([(b * real_mask).numpy(), b.numpy()]))
+  # Only the masked view.
+  learned = TrainStep(tiny(stage1_disc_input="masked_learned")).plan(Stage.ATTENTION)
+  np.testing.assert_array_equal(step.judge_input(b, real_mask, learned).numpy(),
+                                (b * real_mask).numpy())
   # Stage 1 as in the paper: the whole composite goes to the discriminator.
   whole = TrainStep(tiny(mask_threshold=tau, stage1_disc_input="whole")).plan(Stage.ATTENTION)
   np.testing.assert_array_equal(step.judge_input(b, real_mask, whole).numpy(), b.numpy())
@@ -256,12 +263,14 @@ def base_steps():
      GENS | ATTS | DISCS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
-    # D sees s' times a constant mask instead of the learned one: the generators get the
-    # same gradient (m times m either way), the attention nets another.
-    ("stage1_disc_input", "masked", Stage.ATTENTION, set(), ATTS | DISCS),
+    # D sees one view instead of two: every network learns from other scores.
+    ("stage1_disc_input", "masked_learned", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("stage1_disc_input", "masked", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("stage1_disc_input", "whole", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
-    # The paper's free polarity: other masks, so everything trains differently.
+    # The paper's free polarity, or no guided filter: other masks, so everything trains
+    # differently.
     ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("attention_refine_radius", 0.0, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("disc_background_swap", 0.5, Stage.ATTENTION, set(), DISCS),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),

@@ -21,7 +21,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard")
 STAGE2_FAKES = ("composite", "generated")
-STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned")
+STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole")
 CONFIG_FILE = "config.json"
 
 
@@ -51,13 +51,18 @@ class ModelConfig:
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ("border", "free"))
+  attention_refine_radius: float = _f(0.0625, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
+  attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
   residual_relu: bool = _f(True, "ReLU after each residual add (authors' code; CycleGAN has none).")
   disc_norm_stage2: bool = _f(False, "Keep the discriminators' instance norm in stage 2.")
 
   def __post_init__(self):
     _at_least(self, 1, "ngf", "ndf", "attention_width")
-    _at_least(self, 0, "n_res_blocks")
+    _at_least(self, 0, "n_res_blocks", "attention_refine_radius")
+    _check(self.attention_refine_radius <= 0.5 and self.attention_refine_eps > 0,
+           "attention_refine_radius must be in [0, 0.5] and attention_refine_eps > 0, got "
+           f"{self.attention_refine_radius} and {self.attention_refine_eps}")
     _check(1 <= self.disc_layers <= 5, f"disc_layers must be in [1, 5], got {self.disc_layers}")
     _check(self.attention_decoder_kernel in (1, 3), "attention_decoder_kernel must be 1 or 3, "
            f"got {self.attention_decoder_kernel}")
@@ -123,7 +128,7 @@ class LossConfig:
   lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
-  stage1_disc_input: str = _f("masked_learned", "Stage-1 D sees images times their masks, or whole (paper).", STAGE1_DISC_INPUTS)
+  stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
@@ -176,6 +181,7 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
+                 "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_cycle": 0.0, "disc_background_swap": 0.0,
                  "stage1_disc_input": "whole",
@@ -235,7 +241,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The authors' code in every respect docs/method.md lists (their 1x1 attention decoder),
     # without this library's answer to backgrounds that differ between the domains.
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
-              "stage1_disc_input": "whole"},
+              "attention_refine_radius": 0.0, "stage1_disc_input": "whole"},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -245,8 +251,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The README demo: 64 px on the built-in set, minutes on 2 CPU cores, with a one-epoch
     # attention warm-up and lr 2e-4. The built-in set's backgrounds overlap (mix 0.25), the
     # case the paper's whole-image stage 1 handles; at this budget it finds whole animals
-    # where the default's masks are still body blobs (docs/experiments.md, E10).
+    # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
+             "attention_refine_radius": 0.0,
              "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from uagit_tf import config as config_lib
 from uagit_tf.models import Networks
@@ -279,6 +280,8 @@ def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_
   # Converted from a SavedModel of the same module (the functions the server gets, at a
   # fixed size): the loader turns the variables into constants. Converting the live
   # concrete function instead left uninitialised READ_VARIABLE ops (NaN outputs).
+  if quantize == "int8":
+    nets = _without_mask_refinement(nets)
   module = ExportModule(nets, cfg)
   # int8 quantizes the float graph and lets the converter expose uint8 input and outputs
   # (scale 1/255 from the [0, 1] ranges): quantizing our own uint8 casts breaks the model.
@@ -290,6 +293,25 @@ def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_
     tf.saved_model.save(module, tmp, signatures={"translate": fn})
     converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["translate"])
     return _convert(converter, quantize, float_io, representative)
+
+
+def _without_mask_refinement(nets: Networks) -> Networks:
+  """The networks with each attention net's guided filter left out (same weights).
+
+  The filter's 3x3 solve divides by a determinant as small as eps^3: in int8 it rounds to
+  0 and LiteRT's DIV fails. An int8 model therefore composites with the border-prior
+  masks before refinement; float, float16 and dynamic exports keep the filter.
+  """
+  att = {}
+  for domain, net in nets.att.items():
+    att[domain] = net
+    if net.refine_radius:
+      att[domain] = type(net).from_config({**net.get_config(), "refine_radius": 0})
+      att[domain](tf.zeros([1, 16, 16, 3]))
+      att[domain].set_weights(net.get_weights())
+      logging.warning("int8: att_%s's masks are not refined by the guided filter "
+                      "(--attention_refine_radius); float16 or dynamic keep it.", domain)
+  return dataclasses.replace(nets, att=att)
 
 
 def _convert(converter: tf.lite.TFLiteConverter, quantize: str, float_io: bool,

@@ -43,7 +43,8 @@ class StagePlan:
   trained: list[str]  # Networks the generator objective updates.
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
   masked: str         # How D sees images: "no" (whole), "hard" (mask > tau), times the
-                      # mask: "soft" (a constant) or "learned" (the attention learns it).
+                      # mask: "soft" (a constant) or "learned" (the attention learns it),
+                      # or "learned_and_whole" (both views in one batch).
   disc_norm: bool     # D applies its instance norm.
 
   @property
@@ -133,12 +134,14 @@ class TrainStep:
       fake = "translated" if self.cfg.loss.stage2_fake == "composite" else "generated"
       return StagePlan(trained=generators, fake=fake, masked="hard",
                        disc_norm=self.cfg.model.disc_norm_stage2)
-    # Stage 1: by default D sees each image times its mask, and the attention nets learn
-    # what D sees of their fakes (so the background, which may tell the domains apart,
-    # earns nothing); the paper shows whole images (threshold 0). The warm-up and the
-    # plain CycleGAN show whole images. The attention nets train in stage 1.
+    # Stage 1: by default D judges two views of each image: times its mask, the attention
+    # nets learning what D sees of their fakes (the background, which may tell the domains
+    # apart, earns nothing there), and whole (an object part left outside the mask is
+    # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
+    # and the plain CycleGAN show whole images. The attention nets train in stage 1.
     attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
-    masked = {"whole": "no", "masked": "soft", "masked_learned": "learned"}[
+    masked = {"whole": "no", "masked": "soft", "masked_learned": "learned",
+              "masked_and_whole": "learned_and_whole"}[
         self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
     return StagePlan(trained=generators + attention, fake="translated", masked=masked,
                      disc_norm=True)
@@ -152,6 +155,8 @@ class TrainStep:
       return images * tf.stop_gradient(masks)
     if plan.masked == "learned":  # The attention net learns what D may see of its fakes.
       return images * masks
+    if plan.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
+      return tf.concat([images * masks, images], axis=0)
     return images
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:

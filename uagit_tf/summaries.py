@@ -97,8 +97,10 @@ class MaskHealth:
               "generators learn first), a smaller --lambda_mask, or check that A and B differ.")
     return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
             f"tau for {self.patience} summaries): the background is repainted, as a plain "
-            "CycleGAN would. Try the default --stage1_disc_input=masked_learned and "
-            "--attention_polarity=border, --lambda_mask=0.1, or fewer --attention_epochs.")
+            "CycleGAN would. Try the defaults --stage1_disc_input=masked_and_whole, "
+            "--attention_polarity=border and --attention_refine_radius=0.0625, "
+            "--stage1_disc_input=masked_learned, --lambda_mask=0.1, or fewer "
+            "--attention_epochs.")
 
 
 def preview_batches(sources: dict, image_size: int, n: int = 4) -> dict[str, tf.Tensor]:

@@ -58,8 +58,11 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
   """
   gen = {d.source: ResnetGenerator(cfg.ngf, cfg.n_res_blocks, cfg.residual_relu,
                                    name=f"gen_{d.name}") for d in DIRECTIONS.values()}
+  refine = (max(1, round(cfg.attention_refine_radius * image_size))
+            if cfg.attention_refine_radius else 0)
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, cfg.residual_relu,
-                          cfg.attention_polarity, name=f"att_{d}") for d in DOMAINS}
+                          cfg.attention_polarity, refine, cfg.attention_refine_eps,
+                          name=f"att_{d}") for d in DOMAINS}
          if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}
           if discriminators else {})

@@ -21,11 +21,17 @@ class AttentionNet(keras.Model):
   """
 
   def __init__(self, width: int = 32, decoder_kernel: int = 3, residual_relu: bool = True,
-               polarity: str = "free", **kwargs):
+               polarity: str = "free", refine_radius: int = 0, refine_eps: float = 0.01,
+               **kwargs):
     super().__init__(**kwargs)
     if polarity not in POLARITIES:
       raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    if refine_radius < 0 or refine_eps <= 0:
+      raise ValueError(f"refine_radius must be >= 0 and refine_eps > 0, got {refine_radius} "
+                       f"and {refine_eps}")
     self.polarity = polarity
+    self.refine_radius = refine_radius
+    self.refine_eps = refine_eps
     self.width = width
     self.decoder_kernel = decoder_kernel
     self.residual_relu = residual_relu
@@ -43,15 +49,21 @@ class AttentionNet(keras.Model):
           [layers.ReflectionPad2D(3), layers.conv(1, 7, dtype=layers.OUTPUT_DTYPE)]),
     ]
 
-  def call(self, x):
+  def call(self, images):
+    x = images
     for layer in self.body:
       x = layer(x)
     mask = tf.sigmoid(x)
-    return orient(mask) if self.polarity == "border" else mask
+    if self.polarity == "border":
+      mask = orient(mask)
+    if self.refine_radius:
+      mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
+    return mask
 
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
-            "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu}
+            "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu,
+            "refine_radius": self.refine_radius, "refine_eps": self.refine_eps}
 
 
 def orient(mask: tf.Tensor) -> tf.Tensor:
@@ -84,3 +96,38 @@ def border_mean(mask: tf.Tensor) -> tf.Tensor:
   ring = tf.pad(tf.zeros([h - 2 * bh, w - 2 * bw], mask.dtype), [[bh, bh], [bw, bw]],
                  constant_values=1.0)[None, :, :, None]
   return tf.reduce_sum(mask * ring, axis=[1, 2, 3]) / tf.reduce_sum(ring)
+
+
+def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -> tf.Tensor:
+  """Edge-aware refinement of masks [B, H, W, 1] by their images [B, H, W, 3] in [-1, 1]:
+  the colour guided filter of He et al. (2010). In each (2 radius + 1)^2 window the mask
+  is fitted as a linear function of the pixel's colour (ridge `eps`), and the fits of the
+  windows that hold a pixel are averaged: where the net's mask covers most of an object,
+  the rest of the object's colours follow, and mask edges move onto the image's edges.
+
+  The image is a guide, not an input to be changed: no gradient reaches it. The 3x3
+  solve is written out (adjugate over determinant), elementwise ops that LiteRT's
+  builtins run.
+  """
+  guide = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
+  p = tf.cast(mask, tf.float32)
+  box = lambda t: tf.nn.avg_pool2d(t, 2 * radius + 1, 1, "SAME")
+  r, g, b = tf.unstack(guide, axis=-1)
+  means = box(tf.stack([r, g, b, p[..., 0], r * p[..., 0], g * p[..., 0], b * p[..., 0],
+                        r * r, r * g, r * b, g * g, g * b, b * b], axis=-1))
+  mr, mg, mb, mp, mrp, mgp, mbp, mrr, mrg, mrb, mgg, mgb, mbb = tf.unstack(means, axis=-1)
+  # The window's colour covariance (+ eps I) and the colour-mask covariance.
+  srr, srg, srb = mrr - mr * mr + eps, mrg - mr * mg, mrb - mr * mb
+  sgg, sgb, sbb = mgg - mg * mg + eps, mgb - mg * mb, mbb - mb * mb + eps
+  vr, vg, vb = mrp - mr * mp, mgp - mg * mp, mbp - mb * mp
+  # Cofactors of the symmetric covariance; it is positive definite, det >= eps^3.
+  crr, crg, crb = sgg * sbb - sgb * sgb, srb * sgb - srg * sbb, srg * sgb - srb * sgg
+  cgg, cgb, cbb = srr * sbb - srb * srb, srg * srb - srr * sgb, srr * sgg - srg * srg
+  det = srr * crr + srg * crg + srb * crb
+  ar = (crr * vr + crg * vg + crb * vb) / det
+  ag = (crg * vr + cgg * vg + cgb * vb) / det
+  ab = (crb * vr + cgb * vg + cbb * vb) / det
+  offset = mp - ar * mr - ag * mg - ab * mb
+  ar, ag, ab, offset = tf.unstack(box(tf.stack([ar, ag, ab, offset], axis=-1)), axis=-1)
+  refined = ar * r + ag * g + ab * b + offset
+  return tf.clip_by_value(refined, 0.0, 1.0)[..., None]
