@@ -102,8 +102,9 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   """Edge-aware refinement of masks [B, H, W, 1] by their images [B, H, W, 3] in [-1, 1]:
   the colour guided filter of He et al. (2010). In each (2 radius + 1)^2 window the mask
   is fitted as a linear function of the pixel's colour (ridge `eps`), and the fits of the
-  windows that hold a pixel are averaged: where the net's mask covers most of an object,
-  the rest of the object's colours follow, and mask edges move onto the image's edges.
+  windows that hold a pixel are averaged: within a region of one colour the mask is
+  smoothed (it spreads as far as the windows reach, 2 radius), across a colour edge it
+  does not leak, so the mask's edges move onto the image's.
 
   The image is a guide, not an input to be changed: no gradient reaches it. The 3x3
   solve is written out (adjugate over determinant), elementwise ops that LiteRT's
