@@ -1,6 +1,7 @@
 """Exports: SavedModel in TF Serving's layout and loaders, TFLite parity, bad input."""
 
 import base64
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 from tests.helpers import ROOT, run, start
 from uagit_tf import exporting, serving_client
-from uagit_tf.models.attention import border_mean
+from uagit_tf.models.attention import polarity_margin
 from uagit_tf.translator import Translator
 from uagit_tf.workdir import restore_networks
 
@@ -188,15 +189,6 @@ def _run_tflite(model: bytes, images01: np.ndarray, float_io: bool) -> np.ndarra
   return np.stack(out)
 
 
-def _polarity_margin(att, images: tf.Tensor) -> np.ndarray:
-  """Per image: how far the net's raw mask is from a tie in `orient`'s polarity decision."""
-  x = images
-  for layer in att.body:
-    x = layer(x)
-  raw = tf.sigmoid(x)
-  return np.abs((border_mean(raw) - tf.reduce_mean(raw, axis=[1, 2, 3])).numpy())
-
-
 @pytest.fixture(scope="module")
 def tflite_case(trained_workdir):
   from export.tflite import representative_images
@@ -208,13 +200,14 @@ def tflite_case(trained_workdir):
   # image. The tiny model's masks are barely trained; on an image where the two are tied
   # (within 1e-3), quantized weights may flip the decision, and a flipped mask is another
   # translation, not a parity error. Such images are left out (one of six here, at 9e-5).
-  clear = _polarity_margin(nets.att["a"], x) > 1e-3
+  clear = np.abs(polarity_margin(nets.att["a"].raw_mask(x)).numpy()) > 1e-3
   assert clear.sum() >= 4
   x = tf.boolean_mask(x, clear)
   want = {"float": Translator.from_networks(nets, "a2b")(x)["translated"],
           # int8 leaves out the guided filter (its solve does not survive int8).
-          "int8": Translator.from_networks(exporting._without_mask_refinement(nets),
-                                           "a2b")(x)["translated"]}
+          "int8": Translator.from_networks(
+              dataclasses.replace(nets, att={"a": nets.att["a"].without_refinement()}),
+              "a2b")(x)["translated"]}
   assert nets.att["a"].refine_radius and not np.allclose(want["float"], want["int8"])
   return cfg, nets, rounded[clear], {k: (v.numpy() + 1) / 2 for k, v in want.items()}
 

@@ -9,7 +9,7 @@ from uagit_tf import config
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, border_mean, guided_filter,
-                                       orient)
+                                       orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -262,6 +262,10 @@ def test_orient_keeps_the_partition_and_makes_the_border_region_background():
   faint = orient(_blob_mask(0.45, 0.4)).numpy()[0, ..., 0]
   np.testing.assert_allclose(faint[16, 16], 0.05 / MIN_CONTRAST, rtol=1e-4)
   assert faint[0, 0] < 1e-5
+  # The decision is the sign of the margin: border mean less mean.
+  margins = polarity_margin(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0))
+  # (The 8x8 square is 1/16 of the mask.)
+  np.testing.assert_allclose(margins.numpy(), [-0.5 / 16, 0.5 / 16], atol=1e-6)
   # Each image of a batch decides for itself.
   both = orient(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)).numpy()
   np.testing.assert_allclose(both[0], both[1], atol=1e-3)
@@ -282,6 +286,7 @@ def test_attention_polarity_border_orients_the_nets_mask():
   oriented(x)
   oriented.set_weights(free.get_weights())
   np.testing.assert_allclose(oriented(x).numpy(), orient(raw).numpy(), atol=1e-6)
+  np.testing.assert_allclose(oriented.raw_mask(x).numpy(), raw.numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="polarity"):
     AttentionNet(polarity="centre")
 
@@ -349,6 +354,10 @@ def test_attention_refine_radius_refines_the_oriented_mask_and_the_image_gets_no
                           * tf.random.stateless_uniform(mask.shape, [7, 8]))
   np.testing.assert_allclose(tape.gradient(total, x).numpy(), held.gradient(fixed, x).numpy(),
                              atol=1e-5)
+  # Leaving the filter out keeps the weights and gives the oriented mask back.
+  unrefined = refined.without_refinement()
+  assert unrefined.refine_radius == 0 and plain.without_refinement() is plain
+  np.testing.assert_allclose(unrefined(x).numpy(), oriented.numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="refine"):
     AttentionNet(refine_radius=-1)
 

@@ -300,4 +300,8 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   assert [len(s) for s in said] == [0, 0, 2, 0, 0]  # Once per direction and kind...
   assert "a2b: the mask has died" in said[2][0] and "--attention_warmup_epochs" in said[2][0]
   assert "b2a: the mask covers everything (99%" in said[2][1]
+  # The advice names the defaults as config has them.
+  defaults = config.flat(config.Config())
+  assert (f"--attention_refine_radius={defaults['attention_refine_radius']}" in said[2][1]
+          and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1])
   assert len(health.update(both, 1)) == 2  # ... and epoch.

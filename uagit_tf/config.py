@@ -20,6 +20,7 @@ from typing import Any
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard")
+ATTENTION_POLARITIES = ("border", "free")
 STAGE2_FAKES = ("composite", "generated")
 STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole")
 CONFIG_FILE = "config.json"
@@ -50,7 +51,7 @@ class ModelConfig:
   n_res_blocks: int = _f(9, "Generator residual blocks (6 is usual below 256 px).")
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
-  attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ("border", "free"))
+  attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ATTENTION_POLARITIES)
   attention_refine_radius: float = _f(0.0625, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")

@@ -302,16 +302,12 @@ def _without_mask_refinement(nets: Networks) -> Networks:
   0 and LiteRT's DIV fails. An int8 model therefore composites with the border-prior
   masks before refinement; float, float16 and dynamic exports keep the filter.
   """
-  att = {}
   for domain, net in nets.att.items():
-    att[domain] = net
     if net.refine_radius:
-      att[domain] = type(net).from_config({**net.get_config(), "refine_radius": 0})
-      att[domain](tf.zeros([1, 16, 16, 3]))
-      att[domain].set_weights(net.get_weights())
       logging.warning("int8: att_%s's masks are not refined by the guided filter "
                       "(--attention_refine_radius); float16 or dynamic keep it.", domain)
-  return dataclasses.replace(nets, att=att)
+  return dataclasses.replace(nets, att={d: net.without_refinement()
+                                        for d, net in nets.att.items()})
 
 
 def _convert(converter: tf.lite.TFLiteConverter, quantize: str, float_io: bool,

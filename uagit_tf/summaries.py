@@ -10,6 +10,7 @@ fixed test images: input | mask | translated | reconstruction.
 
 import tensorflow as tf
 
+from uagit_tf import config
 from uagit_tf import method
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS, DOMAINS
@@ -61,6 +62,11 @@ class Summaries:
     self.writer.flush()
 
 
+_DEFAULTS_AGAINST_FULL_MASKS = " ".join(
+    f"--{name}={config.flat(config.Config())[name]}"
+    for name in ("stage1_disc_input", "attention_polarity", "attention_refine_radius"))
+
+
 class MaskHealth:
   """Notices a direction's mask dying or covering everything during stage 1.
 
@@ -97,8 +103,7 @@ class MaskHealth:
               "generators learn first), a smaller --lambda_mask, or check that A and B differ.")
     return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
             f"tau for {self.patience} summaries): the background is repainted, as a plain "
-            "CycleGAN would. Try the defaults --stage1_disc_input=masked_and_whole, "
-            "--attention_polarity=border and --attention_refine_radius=0.0625, "
+            f"CycleGAN would. Try the defaults {_DEFAULTS_AGAINST_FULL_MASKS}, "
             "--stage1_disc_input=masked_learned, --lambda_mask=0.1, or fewer "
             "--attention_epochs.")
 

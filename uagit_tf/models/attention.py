@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
+from uagit_tf.config import ATTENTION_POLARITIES
 from uagit_tf.models import layers
 
-POLARITIES = ("free", "border")
 MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
 
 
@@ -24,8 +24,8 @@ class AttentionNet(keras.Model):
                polarity: str = "free", refine_radius: int = 0, refine_eps: float = 0.01,
                **kwargs):
     super().__init__(**kwargs)
-    if polarity not in POLARITIES:
-      raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    if polarity not in ATTENTION_POLARITIES:
+      raise ValueError(f"polarity must be one of {ATTENTION_POLARITIES}, got {polarity!r}")
     if refine_radius < 0 or refine_eps <= 0:
       raise ValueError(f"refine_radius must be >= 0 and refine_eps > 0, got {refine_radius} "
                        f"and {refine_eps}")
@@ -50,15 +50,29 @@ class AttentionNet(keras.Model):
     ]
 
   def call(self, images):
-    x = images
-    for layer in self.body:
-      x = layer(x)
-    mask = tf.sigmoid(x)
+    mask = self.raw_mask(images)
     if self.polarity == "border":
       mask = orient(mask)
     if self.refine_radius:
       mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
     return mask
+
+  def raw_mask(self, images):
+    """The net's own mask, before `orient` and the guided filter."""
+    x = images
+    for layer in self.body:
+      x = layer(x)
+    return tf.sigmoid(x)
+
+  def without_refinement(self) -> "AttentionNet":
+    """This net (the same weights, copied) with the guided filter left out; itself if it
+    has none."""
+    if not self.refine_radius:
+      return self
+    net = type(self).from_config({**self.get_config(), "refine_radius": 0})
+    net(tf.zeros([1, 16, 16, 3]))
+    net.set_weights(self.get_weights())
+    return net
 
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
@@ -77,7 +91,7 @@ def orient(mask: tf.Tensor) -> tf.Tensor:
   """
   def statistics():
     border = border_mean(mask)
-    flip = tf.stop_gradient(border > tf.reduce_mean(mask, axis=[1, 2, 3]))
+    flip = tf.stop_gradient(polarity_margin(mask) > 0)
     level = tf.where(flip, 1.0 - border, border)
     peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
                     tf.reduce_max(mask, axis=[1, 2, 3]))
@@ -87,6 +101,11 @@ def orient(mask: tf.Tensor) -> tf.Tensor:
   mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
   mask = tf.nn.relu(mask - level[:, None, None, None]) / contrast[:, None, None, None]
   return tf.minimum(mask, 1.0)
+
+
+def polarity_margin(mask: tf.Tensor) -> tf.Tensor:
+  """[B]: each mask's border mean less its mean; `orient` flips the masks where it is > 0."""
+  return border_mean(mask) - tf.reduce_mean(mask, axis=[1, 2, 3])
 
 
 def border_mean(mask: tf.Tensor) -> tf.Tensor:
