@@ -249,6 +249,19 @@ def test_a_truncated_checkpoint_is_skipped_for_the_one_before(tmp_path, trained_
   assert proc.returncode != 0 and "does not read" in proc.stderr
 
 
+def test_a_workdir_given_as_a_relative_path_restores(tmp_path, trained_workdir, monkeypatch):
+  # TF's state file holds paths relative to its directory; joined twice, a relative
+  # --workdir named checkpoints that do not exist, and nothing restored or resumed.
+  monkeypatch.chdir(os.path.dirname(trained_workdir))
+  relative = os.path.basename(trained_workdir)
+  paths = workdir_lib.readable_checkpoints(os.path.join(relative, "checkpoints"))
+  assert paths and all(os.path.exists(p + ".index") for p in paths)
+  cfg, nets = workdir_lib.restore_networks(relative)
+  _, want = workdir_lib.restore_networks(trained_workdir)
+  for got, expected in zip(nets.att["a"].weights, want.att["a"].weights):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
 def test_data_that_trains_badly_is_warned_about(tmp_path):
   from tests.conftest import tiny
   from uagit_tf.data import pipeline

@@ -207,6 +207,9 @@ def checkpoint_path(workdir: str, checkpoint: str) -> str:
 
 def readable_checkpoints(directory: str) -> list[str]:
   """The checkpoints of TF's state file in `directory`, newest first."""
+  # TF joins the state file's relative entries to the directory it is given: an absolute
+  # one, so that the result does not depend on the working directory.
+  directory = os.path.abspath(directory)
   state = tf.train.get_checkpoint_state(directory)
   if state is None:
     return []
