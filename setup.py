@@ -24,7 +24,8 @@ setuptools.setup(
         "tensorflow-serving-api>=2.21,<2.22",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "scipy>=1.11", "pillow>=10"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "scipy>=1.11",
+                 "pillow>=10"],
     },
     entry_points={
         "console_scripts": [

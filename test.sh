@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
-.venv/bin/python -m pytest -q tests "$@"
+# One worker per core, a test file per worker (its module fixtures are built once).
+.venv/bin/python -m pytest -q -n auto --dist loadfile tests "$@"
