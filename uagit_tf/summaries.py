@@ -62,8 +62,9 @@ class Summaries:
     self.writer.flush()
 
 
+_DEFAULTS = config.flat(config.Config())
 _DEFAULTS_AGAINST_FULL_MASKS = " ".join(
-    f"--{name}={config.flat(config.Config())[name]}"
+    f"--{name}={_DEFAULTS[name]}"
     for name in ("stage1_disc_input", "attention_polarity", "attention_refine_radius"))
 
 
