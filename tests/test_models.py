@@ -6,10 +6,11 @@ import pytest
 import tensorflow as tf
 
 from uagit_tf import config
+from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
-from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, border_mean, guided_filter,
-                                       orient, polarity_margin)
+from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, background_likeness,
+                                       border_mean, guided_filter, orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -289,6 +290,52 @@ def test_attention_polarity_border_orients_the_nets_mask():
   np.testing.assert_allclose(oriented.raw_mask(x).numpy(), raw.numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="polarity"):
     AttentionNet(polarity="centre")
+
+
+def _scene(background, blob, size=32):
+  """[1, size, size, 3] in [-1, 1]: an RGB background (one colour, or a list of vertical
+  stripes' colours) with a square blob of colour `blob`; and the blob's mask."""
+  colours = np.array(background, np.float32).reshape(-1, 3)
+  image = colours[(np.arange(size) * len(colours)) // size][None, :, :] * np.ones([size, 1, 1])
+  inside = np.zeros([size, size], bool)
+  inside[size // 4:size // 2, size // 4:size // 2] = True
+  image[inside] = blob
+  return tf.constant(image[None] * 2.0 - 1.0, tf.float32), inside
+
+
+def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0():
+  # Two background colours (stripes across the image, both on the border) and a red blob.
+  images, inside = _scene([[0.2, 0.5, 0.2], [0.8, 0.7, 0.4]], [0.6, 0.1, 0.1])
+  likeness = background_likeness(images).numpy()[0, ..., 0]
+  assert likeness.shape == (32, 32)
+  edge = np.zeros_like(inside)  # Bilinear resizing and cell averaging blur the blob's rim.
+  edge[6:18, 6:18] = True
+  edge[10:14, 10:14] = False
+  assert likeness[~edge & ~inside].min() > 0.95
+  assert likeness[inside & ~edge].max() < 0.05
+  # A blob of a border colour is background-like wherever it is: its likeness is the
+  # colour's share of the border cells over its share of all cells, clipped to 1. Here the
+  # blob (1/16 of the image) makes the second colour more common inside than on the border.
+  same, inside = _scene([[0.2, 0.5, 0.2], [0.8, 0.7, 0.4]], [0.8, 0.7, 0.4])
+  np.testing.assert_allclose(background_likeness(same).numpy()[0, ..., 0][inside],
+                             0.5 / (0.5 + 1 / 16), rtol=1e-4)
+  # Colours only; the image gets no gradient, and large images are scored at 64 px.
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    total = tf.reduce_sum(background_likeness(images))
+  assert tape.gradient(total, images) is None
+  big = tf.image.resize(images, [128, 96], method="nearest")
+  assert background_likeness(big).shape == (1, 128, 96, 1)
+
+
+def test_background_share_is_the_share_of_the_background_the_mask_covers():
+  background = np.zeros([2, 8, 8, 1], np.float32)
+  background[:, :4] = 1.0  # The top half is background.
+  mask = np.zeros_like(background)
+  mask[0, :2] = 1.0  # Image 0 covers half of it; image 1 only the rest of the image.
+  mask[1, 4:] = 1.0
+  np.testing.assert_allclose(method.background_share(tf.constant(mask), tf.constant(background)),
+                             (0.5 + 0.0) / 2, rtol=1e-5)
 
 
 def _reference_guided_filter(mask, images, radius, eps):

@@ -258,6 +258,9 @@ def base_steps():
     ("lambda_mask,lambda_mask_tv,lambda_mask_binary", 0.5, Stage.ATTENTION,
      {"mask_l1_a", "mask_l1_b", "mask_tv_a", "mask_tv_b", "mask_binary_a", "mask_binary_b"},
      ATTS | DISCS),
+    # The background prior reaches the attention nets alone (the image is its guide).
+    ("lambda_mask_background", 0.5, Stage.ATTENTION, {"mask_background_a", "mask_background_b"},
+     ATTS | DISCS),
     # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS | DISCS),

@@ -128,6 +128,7 @@ class LossConfig:
   lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
   lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
+  lambda_mask_background: float = _f(0.0, "Weight of the mask's mean over border-coloured pixels in stage 1 (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
@@ -138,7 +139,7 @@ class LossConfig:
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
-              "lambda_mask_binary", "lambda_mask_cycle")
+              "lambda_mask_binary", "lambda_mask_cycle", "lambda_mask_background")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.disc_background_swap <= 1.0,
@@ -184,7 +185,8 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
-                 "lambda_mask_cycle": 0.0, "disc_background_swap": 0.0,
+                 "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
+                 "disc_background_swap": 0.0,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
 

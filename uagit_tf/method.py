@@ -56,6 +56,13 @@ def cycle(images: tf.Tensor, nets, direction: Direction) -> tuple[dict, dict]:
   return forward, backward
 
 
+def background_share(mask: tf.Tensor, background: tf.Tensor) -> tf.Tensor:
+  """Mean over the batch of the share of each image's background (weights [B, H, W, 1]
+  in [0, 1]) that its mask covers."""
+  covered = tf.reduce_sum(mask * background, axis=[1, 2, 3])
+  return tf.reduce_mean(covered / (tf.reduce_sum(background, axis=[1, 2, 3]) + 1e-6))
+
+
 def lsgan_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
   """mean((D(fake) - 1)^2): least-squares adversarial loss of the generator (Eq. 3)."""
   return tf.reduce_mean(tf.square(fake_scores - 1.0))

@@ -27,6 +27,7 @@ from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
 from uagit_tf.models import build_networks
+from uagit_tf.models.attention import background_likeness
 from uagit_tf.pool import ImagePool
 
 
@@ -166,7 +167,7 @@ class TrainStep:
     judged = self.judge_input(forward[plan.fake], mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
-        "mask": mask, "fake": forward[plan.fake], "judged": judged,
+        "source": real, "mask": mask, "fake": forward[plan.fake], "judged": judged,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -248,6 +249,10 @@ class TrainStep:
         ("mask_binary", cfg.lambda_mask_binary, lambda: 4.0 * tf.reduce_mean(mask * (1.0 - mask))),
         # The target's net finds the translated object where the source's found it.
         ("mask_cycle", cfg.lambda_mask_cycle, lambda: method.l1(out["back_mask"], mask)),
+        # Leave out what looks like the image's border: the share of the border-coloured
+        # pixels the mask covers.
+        ("mask_background", cfg.lambda_mask_background,
+         lambda: method.background_share(mask, background_likeness(out["source"]))),
     ]
     return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 
