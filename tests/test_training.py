@@ -13,6 +13,7 @@ from uagit_tf import training
 from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
+from uagit_tf.models.attention import background_likeness
 from uagit_tf.steps import Stage, TrainStep
 
 
@@ -81,6 +82,10 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
       [(out1["translated"] * out1["mask"]).numpy(), out1["translated"].numpy()]))
   np.testing.assert_array_equal(step.judge_input(b, real_mask, both).numpy(),
                                 np.concatenate([(b * real_mask).numpy(), b.numpy()]))
+  # The second view without the pixels coloured like the image's border.
+  salient = TrainStep(tiny(stage1_disc_input="masked_and_salient")).plan(Stage.ATTENTION)
+  np.testing.assert_allclose(step.judge_input(b, real_mask, salient).numpy(), np.concatenate(
+      [(b * real_mask).numpy(), (b * (1.0 - background_likeness(b))).numpy()]), atol=1e-6)
   # Only the masked view.
   learned = TrainStep(tiny(stage1_disc_input="masked_learned")).plan(Stage.ATTENTION)
   np.testing.assert_array_equal(step.judge_input(b, real_mask, learned).numpy(),
@@ -270,6 +275,7 @@ def base_steps():
     ("stage1_disc_input", "masked_learned", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("stage1_disc_input", "masked", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("stage1_disc_input", "whole", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("stage1_disc_input", "masked_and_salient", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     # The paper's free polarity, or no guided filter: other masks, so everything trains
     # differently.
     ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),

@@ -22,7 +22,7 @@ MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard")
 ATTENTION_POLARITIES = ("border", "free")
 STAGE2_FAKES = ("composite", "generated")
-STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole")
+STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole", "masked_and_salient")
 CONFIG_FILE = "config.json"
 
 

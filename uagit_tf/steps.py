@@ -45,7 +45,9 @@ class StagePlan:
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
   masked: str         # How D sees images: "no" (whole), "hard" (mask > tau), times the
                       # mask: "soft" (a constant) or "learned" (the attention learns it),
-                      # or "learned_and_whole" (both views in one batch).
+                      # or "learned_and_whole" (both views in one batch), or
+                      # "learned_and_salient" (the second view without the pixels
+                      # coloured like the image's border).
   disc_norm: bool     # D applies its instance norm.
 
   @property
@@ -142,7 +144,8 @@ class TrainStep:
     # and the plain CycleGAN show whole images. The attention nets train in stage 1.
     attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
     masked = {"whole": "no", "masked": "soft", "masked_learned": "learned",
-              "masked_and_whole": "learned_and_whole"}[
+              "masked_and_whole": "learned_and_whole",
+              "masked_and_salient": "learned_and_salient"}[
         self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
     return StagePlan(trained=generators + attention, fake="translated", masked=masked,
                      disc_norm=True)
@@ -158,6 +161,8 @@ class TrainStep:
       return images * masks
     if plan.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
       return tf.concat([images * masks, images], axis=0)
+    if plan.masked == "learned_and_salient":  # The second view without the background.
+      return tf.concat([images * masks, images * (1.0 - background_likeness(images))], axis=0)
     return images
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
