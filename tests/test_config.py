@@ -74,7 +74,7 @@ def test_the_paper_preset_is_the_authors_code():
   assert cfg.model.attention_decoder_kernel == 1 and cfg.model.residual_relu
   assert cfg.loss.stage2_fake == "composite" and not cfg.model.disc_norm_stage2
   assert cfg.loss.stage1_disc_input == "whole" and cfg.model.attention_polarity == "free"
-  assert cfg.model.attention_refine_radius == 0
+  assert cfg.model.attention_refine_radius == 0 and cfg.loss.lambda_mask_background == 0
   assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
   assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
 

@@ -263,9 +263,8 @@ def base_steps():
     ("lambda_mask,lambda_mask_tv,lambda_mask_binary", 0.5, Stage.ATTENTION,
      {"mask_l1_a", "mask_l1_b", "mask_tv_a", "mask_tv_b", "mask_binary_a", "mask_binary_b"},
      ATTS | DISCS),
-    # The background prior reaches the attention nets alone (the image is its guide).
-    ("lambda_mask_background", 0.5, Stage.ATTENTION, {"mask_background_a", "mask_background_b"},
-     ATTS | DISCS),
+    # The background prior (on by default) reaches the attention nets alone.
+    ("lambda_mask_background", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
     # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS | DISCS),
@@ -296,6 +295,16 @@ def test_each_option_changes_the_step_where_it_should(base_steps, option, value,
   assert moved == nets_affected
 
 
+def test_the_background_prior_enters_the_objective_with_its_weight(base_steps):
+  base, _ = base_steps[Stage.ATTENTION]
+  terms = ["mask_background_a", "mask_background_b"]
+  assert config.Config().loss.lambda_mask_background == 1.0 and all(t in base for t in terms)
+  assert all(0.0 < base[t] < 1.0 for t in terms)  # A share of the border-coloured pixels.
+  tripled, _ = _one_step(tiny(lambda_mask_background=3.0), Stage.ATTENTION)
+  assert tripled["gen_total"] == pytest.approx(
+      base["gen_total"] + 2.0 * sum(base[t] for t in terms), rel=1e-5)
+
+
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   from uagit_tf.summaries import MaskHealth
   health = MaskHealth(patience=3)
@@ -312,5 +321,6 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   # The advice names the defaults as config has them.
   defaults = config.flat(config.Config())
   assert (f"--attention_refine_radius={defaults['attention_refine_radius']}" in said[2][1]
-          and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1])
+          and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1]
+          and f"--lambda_mask_background={defaults['lambda_mask_background']}" in said[2][1])
   assert len(health.update(both, 1)) == 2  # ... and epoch.

@@ -128,7 +128,7 @@ class LossConfig:
   lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
   lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
-  lambda_mask_background: float = _f(0.0, "Weight of the mask's mean over border-coloured pixels in stage 1 (not in the paper).")
+  lambda_mask_background: float = _f(1.0, "Weight of the share of border-coloured pixels the mask covers, in stage 1 (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
@@ -244,7 +244,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The authors' code in every respect docs/method.md lists (their 1x1 attention decoder),
     # without this library's answer to backgrounds that differ between the domains.
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
-              "attention_refine_radius": 0.0, "stage1_disc_input": "whole"},
+              "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
+              "lambda_mask_background": 0.0},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -256,7 +257,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # case the paper's whole-image stage 1 handles; at this budget it finds whole animals
     # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
-             "attention_refine_radius": 0.0,
+             "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
              "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,
