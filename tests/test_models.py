@@ -8,6 +8,7 @@ import tensorflow as tf
 from uagit_tf import config
 from uagit_tf import method
 from uagit_tf.models import build_networks
+from uagit_tf.models import attention
 from uagit_tf.models import layers
 from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, background_likeness,
                                        border_mean, guided_filter, orient, polarity_margin)
@@ -326,6 +327,13 @@ def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0(
   assert tape.gradient(total, images) is None
   big = tf.image.resize(images, [128, 96], method="nearest")
   assert background_likeness(big).shape == (1, 128, 96, 1)
+
+
+def test_area_resize_is_tfs_area_resize_written_for_xla():
+  x = tf.random.stateless_uniform([2, 36, 52, 3], [1, 2])
+  for size in [(16, 16), (12, 13), (36, 52)]:
+    np.testing.assert_allclose(attention._area_resize(x, *size).numpy(),
+                               tf.image.resize(x, size, method="area").numpy(), atol=1e-6)
 
 
 def test_background_share_is_the_share_of_the_background_the_mask_covers():
