@@ -8,10 +8,10 @@ import tensorflow as tf
 from uagit_tf import config
 from uagit_tf import method
 from uagit_tf.models import build_networks
-from uagit_tf.models import attention
 from uagit_tf.models import layers
-from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, background_likeness,
-                                       border_mean, guided_filter, orient, polarity_margin)
+from uagit_tf.method import background_likeness
+from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, border_mean, guided_filter,
+                                       orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -332,7 +332,7 @@ def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0(
 def test_area_resize_is_tfs_area_resize_written_for_xla():
   x = tf.random.stateless_uniform([2, 36, 52, 3], [1, 2])
   for size in [(16, 16), (12, 13), (36, 52)]:
-    np.testing.assert_allclose(attention._area_resize(x, *size).numpy(),
+    np.testing.assert_allclose(method._area_resize(x, *size).numpy(),
                                tf.image.resize(x, size, method="area").numpy(), atol=1e-6)
 
 

@@ -13,7 +13,7 @@ from uagit_tf import training
 from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
-from uagit_tf.models.attention import background_likeness
+from uagit_tf.method import background_likeness
 from uagit_tf.steps import Stage, TrainStep
 
 

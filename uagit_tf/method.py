@@ -63,6 +63,56 @@ def background_share(mask: tf.Tensor, background: tf.Tensor) -> tf.Tensor:
   return tf.reduce_mean(covered / (tf.reduce_sum(background, axis=[1, 2, 3]) + 1e-6))
 
 
+def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 16) -> tf.Tensor:
+  """[B, H, W, 1] in [0, 1]: how much each pixel's colour looks like its image's border,
+  the background prior of saliency detection made a colour model of the image itself.
+
+  The image is cut into grid x grid cells (area-averaged colours). Each pixel's colour
+  density among the border cells (the outer ring of cells) is divided by its density among
+  all cells (Gaussian kernel, `sigma` in RGB units of [0, 1]): colours found on the border
+  score about 1/(background share) >= 1 and are clipped to 1; colours found only inside
+  (an object's) score near 0, and an object touching the border only in proportion to the
+  share of the border it holds. It depends on the image alone, so a mask cannot move it;
+  no gradient flows through it. Computed at most 64 px wide and resized back.
+  """
+  h, w = _size(images, 1), _size(images, 2)
+  x = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
+  pixels = _area_resize(x, tf.minimum(h, 64), tf.minimum(w, 64))
+  cells = _area_resize(x, grid, grid)
+  batch = tf.shape(x)[0]
+  flat_pixels = tf.reshape(pixels, [batch, -1, 1, 3])
+  flat_cells = tf.reshape(cells, [batch, 1, grid * grid, 3])
+  kernel = tf.exp(-tf.reduce_sum(tf.square(flat_pixels - flat_cells), axis=-1)
+                  / (2.0 * sigma * sigma))  # [B, pixels, cells]
+  ring = tf.reshape(tf.pad(tf.zeros([grid - 2, grid - 2]), [[1, 1], [1, 1]],
+                           constant_values=1.0), [1, 1, grid * grid])
+  on_border = tf.reduce_sum(kernel * ring, axis=-1) / tf.reduce_sum(ring)
+  anywhere = tf.reduce_mean(kernel, axis=-1)
+  likeness = tf.minimum(on_border / (anywhere + 1e-6), 1.0)
+  likeness = tf.reshape(likeness, [batch, tf.shape(pixels)[1], tf.shape(pixels)[2], 1])
+  return tf.image.resize(likeness, [h, w], method="bilinear")
+
+
+def _size(images: tf.Tensor, axis: int):
+  """The static size of `axis` where known (XLA needs it), else the dynamic one."""
+  return images.shape[axis] if images.shape[axis] is not None else tf.shape(images)[axis]
+
+
+def _area_resize(images: tf.Tensor, height, width) -> tf.Tensor:
+  """Area-averaging resize of [B, H, W, C] to a smaller size, as two matrix products (XLA
+  has no ResizeArea kernel)."""
+  def weights(size, cells):
+    # weights[i, j]: the share of pixel j in cell i, divided by the cell's width.
+    size = tf.cast(size, tf.float32)
+    edges = tf.range(tf.cast(cells, tf.float32) + 1.0) * size / tf.cast(cells, tf.float32)
+    j = tf.range(size)
+    overlap = tf.nn.relu(tf.minimum(j[None] + 1.0, edges[1:, None])
+                         - tf.maximum(j[None], edges[:-1, None]))
+    return overlap / (size / tf.cast(cells, tf.float32))
+  return tf.einsum("ih,bhwc,jw->bijc", weights(tf.shape(images)[1], height), images,
+                   weights(tf.shape(images)[2], width))
+
+
 def lsgan_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
   """mean((D(fake) - 1)^2): least-squares adversarial loss of the generator (Eq. 3)."""
   return tf.reduce_mean(tf.square(fake_scores - 1.0))

@@ -27,7 +27,6 @@ from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
 from uagit_tf.models import build_networks
-from uagit_tf.models.attention import background_likeness
 from uagit_tf.pool import ImagePool
 
 
@@ -162,7 +161,7 @@ class TrainStep:
     if plan.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
       return tf.concat([images * masks, images], axis=0)
     if plan.masked == "learned_and_salient":  # The second view without the background.
-      return tf.concat([images * masks, images * (1.0 - background_likeness(images))], axis=0)
+      return tf.concat([images * masks, images * (1.0 - method.background_likeness(images))], axis=0)
     return images
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
@@ -257,7 +256,7 @@ class TrainStep:
         # Leave out what looks like the image's border: the share of the border-coloured
         # pixels the mask covers.
         ("mask_background", cfg.lambda_mask_background,
-         lambda: method.background_share(mask, background_likeness(out["source"]))),
+         lambda: method.background_share(mask, method.background_likeness(out["source"]))),
     ]
     return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 
