@@ -30,6 +30,19 @@ def test_l1_is_mean_absolute_error():
   assert np.isclose(float(method.l1(tf.constant([0.0, 1.0]), tf.constant([1.0, -1.0]))), 1.5)
 
 
+def test_cycle_weights_count_the_object_less_and_are_constant_for_the_mask():
+  x, y = tf.zeros([1, 1, 3, 3]), tf.ones([1, 1, 3, 3])  # Every pixel 1 off.
+  mask = tf.constant([[[[0.0], [1.0], [0.5]]]])
+  assert method.cycle_weights(mask, 1.0) == 1.0  # The paper's loss, unweighted.
+  with tf.GradientTape() as tape:
+    tape.watch(mask)
+    weights = method.cycle_weights(mask, 0.2)
+    loss = method.l1(x, y, weights)
+  np.testing.assert_allclose(weights.numpy().ravel(), [1.0, 0.2, 0.6], rtol=1e-6)
+  assert np.isclose(float(loss), (1.0 + 0.2 + 0.6) / 3)
+  assert tape.gradient(loss, mask) is None
+
+
 def test_translate_without_attention_is_the_generator_output():
   gen = lambda x: -x
   images = tf.random.uniform([1, 4, 4, 3], -1, 1)

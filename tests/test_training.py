@@ -268,6 +268,10 @@ def base_steps():
     # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS | DISCS),
+    # The object's cycle counts less: the generators and the attention nets (through s'')
+    # learn otherwise; in stage 1 the discriminators then see reals through new masks.
+    ("cycle_object_weight", 0.2, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("cycle_object_weight", 0.2, Stage.MASKED, set(), GENS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
     # D sees one view instead of two: every network learns from other scores.

@@ -123,6 +123,7 @@ class ScheduleConfig:
 class LossConfig:
   """Loss weights, the stage-2 threshold and the image pool."""
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
+  cycle_object_weight: float = _f(1.0, "Cycle L1's weight where the source mask is on, vs. off (not in the paper).")
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
   lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
@@ -142,6 +143,8 @@ class LossConfig:
               "lambda_mask_binary", "lambda_mask_cycle", "lambda_mask_background")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
+    _check(0.0 <= self.cycle_object_weight <= 1.0,
+           f"cycle_object_weight must be in [0, 1], got {self.cycle_object_weight}")
     _check(0.0 <= self.disc_background_swap <= 1.0,
            f"disc_background_swap must be in [0, 1], got {self.disc_background_swap}")
     _check(self.stage2_fake in STAGE2_FAKES,

@@ -124,6 +124,18 @@ def lsgan_discriminator_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> 
                 tf.reduce_mean(tf.square(fake_scores)))
 
 
-def l1(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-  """Mean absolute error: the cycle-consistency loss (Eq. 4)."""
-  return tf.reduce_mean(tf.abs(x - y))
+def l1(x: tf.Tensor, y: tf.Tensor, weights: tf.Tensor | float = 1.0) -> tf.Tensor:
+  """Mean absolute error, each pixel times `weights` (broadcast): the cycle-consistency
+  loss (Eq. 4)."""
+  return tf.reduce_mean(tf.abs(x - y) * weights)
+
+
+def cycle_weights(mask: tf.Tensor, object_weight: float) -> tf.Tensor | float:
+  """Per-pixel weights of the cycle loss: `object_weight` where the source mask is 1, 1
+  where it is 0 (the mask held constant). Below 1 the object's reconstruction counts less,
+  so a translation that cannot be undone exactly (zebra -> horse loses the stripes that
+  the way back must restore) no longer pays the mask to stay off the object; the
+  background's reconstruction, where a leaking mask shows, keeps its full weight."""
+  if object_weight == 1.0:
+    return 1.0
+  return 1.0 - (1.0 - object_weight) * tf.stop_gradient(mask)

@@ -175,7 +175,8 @@ class TrainStep:
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
-        "cyc": method.l1(real, backward["translated"]),  # Eq. 4
+        "cyc": method.l1(real, backward["translated"],  # Eq. 4
+                         method.cycle_weights(forward["mask"], self.cfg.loss.cycle_object_weight)),
     }
 
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
