@@ -324,6 +324,7 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   assert "b2a: the mask covers everything (99%" in said[2][1]
   # The advice names the defaults as config has them.
   defaults = config.flat(config.Config())
+  assert f"--cycle_object_weight={defaults['cycle_object_weight']}" in said[2][0]
   assert (f"--attention_refine_radius={defaults['attention_refine_radius']}" in said[2][1]
           and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1]
           and f"--lambda_mask_background={defaults['lambda_mask_background']}" in said[2][1])

@@ -123,7 +123,7 @@ class ScheduleConfig:
 class LossConfig:
   """Loss weights, the stage-2 threshold and the image pool."""
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
-  cycle_object_weight: float = _f(1.0, "Cycle L1's weight where the source mask is on, vs. off (not in the paper).")
+  cycle_object_weight: float = _f(0.0, "Cycle L1's weight where the source mask is on, vs. off (paper: 1).")
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
   lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
@@ -189,6 +189,7 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
+                 "cycle_object_weight": 1.0,
                  "disc_background_swap": 0.0,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
@@ -248,7 +249,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # without this library's answer to backgrounds that differ between the domains.
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
-              "lambda_mask_background": 0.0},
+              "lambda_mask_background": 0.0, "cycle_object_weight": 1.0},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -261,6 +262,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
              "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
+             "cycle_object_weight": 1.0,
              "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,

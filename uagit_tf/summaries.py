@@ -101,8 +101,11 @@ class MaskHealth:
   def _advice(self, direction: str, kind: str, mean: float, share: float) -> str:
     if kind == "dead":
       return (f"{direction}: the mask has died (mean {mean:.3f} for {self.patience} summaries):"
-              " its translation is the input unchanged. Try --attention_warmup_epochs=1 (the "
-              "generators learn first), a smaller --lambda_mask, or check that A and B differ.")
+              " its translation is the input unchanged. Try the default --cycle_object_weight="
+              f"{_DEFAULTS['cycle_object_weight']} (the way back need not restore what the "
+              "translation removes, e.g. stripes), --attention_warmup_epochs=1 (the generators "
+              "learn first), a smaller --lambda_mask or --lambda_mask_background, or check that "
+              "A and B differ.")
     return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
             f"tau for {self.patience} summaries): the background is repainted, as a plain "
             f"CycleGAN would. Try the defaults {_DEFAULTS_AGAINST_FULL_MASKS}, "
