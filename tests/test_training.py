@@ -309,6 +309,13 @@ def test_the_background_prior_enters_the_objective_with_its_weight(base_steps):
       base["gen_total"] + 2.0 * sum(base[t] for t in terms), rel=1e-5)
 
 
+def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
+  # Its mask is all ones, so leaving the object out would leave no cycle at all.
+  plain = [_one_step(tiny(attention=False, cycle_object_weight=w), Stage.ATTENTION)[0]
+           for w in (0.0, 1.0)]
+  assert plain[0] == plain[1] and plain[0]["cyc_a"] > 0.01
+
+
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   from uagit_tf.summaries import MaskHealth
   health = MaskHealth(patience=3)

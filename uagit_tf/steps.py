@@ -168,6 +168,9 @@ class TrainStep:
     """One direction forward and back, what D_target judges of it, and its loss terms."""
     forward, backward = method.cycle(real, self.nets, direction)
     mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
+    # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
+    object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
+                     else 1.0)
     judged = self.judge_input(forward[plan.fake], mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
@@ -176,7 +179,7 @@ class TrainStep:
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
         "cyc": method.l1(real, backward["translated"],  # Eq. 4
-                         method.cycle_weights(forward["mask"], self.cfg.loss.cycle_object_weight)),
+                         method.cycle_weights(forward["mask"], object_weight)),
     }
 
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
