@@ -17,6 +17,7 @@ def test_defaults_are_the_papers_settings():
   assert (cfg.data.image_size, cfg.data.load_size) == (256, 286)
   # Not the paper's: the object's cycle is left out (docs/method.md).
   assert cfg.loss.cycle_object_weight == 0.0 and config.preset("demo").loss.cycle_object_weight == 1.0
+  assert cfg.loss.disc_hide_background and not config.preset("demo").loss.disc_hide_background
 
 
 def test_json_round_trip(tmp_path):
@@ -78,6 +79,7 @@ def test_the_paper_preset_is_the_authors_code():
   assert cfg.loss.stage1_disc_input == "whole" and cfg.model.attention_polarity == "free"
   assert cfg.model.attention_refine_radius == 0 and cfg.loss.lambda_mask_background == 0
   assert cfg.loss.cycle_object_weight == 1.0  # The whole image's cycle, as the paper's.
+  assert not cfg.loss.disc_hide_background  # D sees every pixel.
   assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
   assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
 

@@ -62,8 +62,8 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
   keras.utils.set_random_seed(0)
   tau = float(np.median(TrainStep(tiny()).nets.att["a"](a).numpy()))
-  keras.utils.set_random_seed(0)  # The same weights, with that tau.
-  step = TrainStep(tiny(mask_threshold=tau))
+  keras.utils.set_random_seed(0)  # The same weights, with that tau; D sees whole pixels
+  step = TrainStep(tiny(mask_threshold=tau, disc_hide_background=False))  # (tested below).
   masked = step.plan(Stage.MASKED)
   out = step.direction(a, DIRECTIONS["a2b"], masked)
   below = out["mask"].numpy()[..., 0] <= tau
@@ -284,6 +284,9 @@ def base_steps():
     ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("attention_refine_radius", 0.0, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("disc_background_swap", 0.5, Stage.ATTENTION, set(), DISCS),
+    # D sees the background too: everything learns from other scores.
+    ("disc_hide_background", False, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    ("disc_hide_background", False, Stage.MASKED, set(), GENS | DISCS),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
 ])
@@ -316,6 +319,28 @@ def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
   assert plain[0] == plain[1] and plain[0]["cyc_a"] > 0.01
 
 
+def test_hiding_the_background_blanks_what_was_background_in_the_source():
+  cfg = tiny(disc_hide_background=True)
+  a, b = batches(cfg, 1)[0]
+  step = TrainStep(cfg)
+  shown = 1.0 - background_likeness(a)
+  for stage in (Stage.ATTENTION, Stage.MASKED):
+    plan = step.plan(stage)
+    out = step.direction(a, DIRECTIONS["a2b"], plan)
+    # The fake D judges (and the pool keeps) is s' times 1 - b of its *source*: painting
+    # the object in the background's colours does not hide it.
+    np.testing.assert_allclose(out["fake"].numpy(), (out["translated"] * shown).numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(out["judged"].numpy(),
+                               step.judge_input(out["fake"], out["mask"], plan).numpy(), atol=1e-6)
+  # A source of one colour is all background: D sees nothing of its fake.
+  flat = tf.fill(a.shape, 0.3)
+  assert np.abs(step.direction(flat, DIRECTIONS["a2b"], plan)["judged"].numpy()).max() < 1e-3
+  # The plain CycleGAN sees whole images whatever the flag says.
+  plain = TrainStep(tiny(attention=False, disc_hide_background=True))
+  assert plain.shown(a) == 1.0
+
+
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   from uagit_tf.summaries import MaskHealth
   health = MaskHealth(patience=3)
@@ -334,5 +359,6 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   assert f"--cycle_object_weight={defaults['cycle_object_weight']}" in said[2][0]
   assert (f"--attention_refine_radius={defaults['attention_refine_radius']}" in said[2][1]
           and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1]
-          and f"--lambda_mask_background={defaults['lambda_mask_background']}" in said[2][1])
+          and f"--lambda_mask_background={defaults['lambda_mask_background']}" in said[2][1]
+          and f"--disc_hide_background={defaults['disc_hide_background']}" in said[2][1])
   assert len(health.update(both, 1)) == 2  # ... and epoch.

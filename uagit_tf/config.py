@@ -131,6 +131,7 @@ class LossConfig:
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
+  disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
   stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
@@ -190,7 +191,7 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
                  "cycle_object_weight": 1.0,
-                 "disc_background_swap": 0.0,
+                 "disc_background_swap": 0.0, "disc_hide_background": False,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
 
@@ -249,7 +250,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # without this library's answer to backgrounds that differ between the domains.
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
-              "lambda_mask_background": 0.0, "cycle_object_weight": 1.0},
+              "lambda_mask_background": 0.0, "cycle_object_weight": 1.0,
+              "disc_hide_background": False},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -262,7 +264,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
              "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
-             "cycle_object_weight": 1.0,
+             "cycle_object_weight": 1.0, "disc_hide_background": False,
              "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,

@@ -164,6 +164,16 @@ class TrainStep:
       return tf.concat([images * masks, images * (1.0 - method.background_likeness(images))], axis=0)
     return images
 
+  def shown(self, images: tf.Tensor) -> tf.Tensor | float:
+    """How much of each pixel a discriminator sees, [B, H, W, 1] or 1: with
+    --disc_hide_background, 1 less the background likeness of `images`, which are the reals
+    or the fakes' sources. A fake is shown where its source was not border-coloured, so
+    a repainted background earns nothing (nor does covering it), and an object painted in
+    the background's colours is still seen. The plain CycleGAN sees whole images."""
+    if not (self.cfg.loss.disc_hide_background and self.nets.att):
+      return 1.0
+    return 1.0 - method.background_likeness(images)
+
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
     """One direction forward and back, what D_target judges of it, and its loss terms."""
     forward, backward = method.cycle(real, self.nets, direction)
@@ -171,10 +181,11 @@ class TrainStep:
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
-    judged = self.judge_input(forward[plan.fake], mask, plan)
+    fake = forward[plan.fake] * self.shown(real)
+    judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
-        "source": real, "mask": mask, "fake": forward[plan.fake], "judged": judged,
+        "source": real, "mask": mask, "fake": fake, "judged": judged,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -224,7 +235,7 @@ class TrainStep:
         real_mask = (self.nets.att[tgt](real[tgt]) if needs_mask and tgt in self.nets.att
                      else method.full_mask(real[tgt]))
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
-        real_scores = disc(self.judge_input(real[tgt], real_mask, plan))
+        real_scores = disc(self.judge_input(real[tgt] * self.shown(real[tgt]), real_mask, plan))
         fake_scores = disc(self.judge_input(fake, fake_mask, plan))
         loss = method.lsgan_discriminator_loss(real_scores, fake_scores)
         if loss_cfg.disc_background_swap > 0:

@@ -66,7 +66,7 @@ _DEFAULTS = config.flat(config.Config())
 _DEFAULTS_AGAINST_FULL_MASKS = " ".join(
     f"--{name}={_DEFAULTS[name]}"
     for name in ("stage1_disc_input", "attention_polarity", "attention_refine_radius",
-                 "lambda_mask_background"))
+                 "lambda_mask_background", "disc_hide_background"))
 
 
 class MaskHealth:
