@@ -131,7 +131,10 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   """
   guide = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
   p = tf.cast(mask, tf.float32)
-  box = lambda t: tf.nn.avg_pool2d(t, 2 * radius + 1, 1, "SAME")
+  k = 2 * radius + 1
+  # The window's mean as a row mean then a column mean: the same numbers (the windows
+  # clipped at the border are rectangles), in 2k operations per pixel instead of k^2.
+  box = lambda t: tf.nn.avg_pool2d(tf.nn.avg_pool2d(t, [1, k], 1, "SAME"), [k, 1], 1, "SAME")
   r, g, b = tf.unstack(guide, axis=-1)
   means = box(tf.stack([r, g, b, p[..., 0], r * p[..., 0], g * p[..., 0], b * p[..., 0],
                         r * r, r * g, r * b, g * g, g * b, b * b], axis=-1))
