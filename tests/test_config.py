@@ -34,6 +34,7 @@ def test_json_round_trip(tmp_path):
     ({"mask_threshold": 1.5}, "mask_threshold"),
     ({"ngf": 0}, "ngf"),
     ({"intra_op_threads": -1}, "intra_op_threads must be >= 0"),
+    ({"disc_hide_start": 0.9, "disc_hide_end": 0.5}, "disc_hide_start and disc_hide_end"),
     ({"no_such_field": 1}, "no_such_field"),
 ])
 def test_invalid_values_name_the_field(overrides, match):

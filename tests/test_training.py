@@ -320,10 +320,19 @@ def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
 
 
 def test_hiding_the_background_blanks_what_was_background_in_the_source():
-  cfg = tiny(disc_hide_background=True)
+  cfg = tiny(disc_hide_background=True, disc_hide_start=0.4, disc_hide_end=0.8)
   a, b = batches(cfg, 1)[0]
   step = TrainStep(cfg)
-  shown = 1.0 - background_likeness(a)
+  likeness = background_likeness(a).numpy()
+  shown = np.clip((0.8 - likeness) / 0.4, 0.0, 1.0)
+  # Some pixels of this batch lie on the ramp, some below it and some above it.
+  assert (likeness < 0.4).any() and (likeness > 0.8).any()
+  assert ((likeness > 0.45) & (likeness < 0.75)).any()
+  np.testing.assert_allclose(step.shown(a).numpy(), shown, atol=1e-6)
+  # A config.json from before the ramp (no disc_hide_start / _end) hides 1 - b as it did.
+  legacy = TrainStep(tiny(disc_hide_background=True, **{
+      k: config.LEGACY_VALUES[k] for k in ("disc_hide_start", "disc_hide_end")}))
+  np.testing.assert_allclose(legacy.shown(a).numpy(), 1.0 - likeness, atol=1e-6)
   for stage in (Stage.ATTENTION, Stage.MASKED):
     plan = step.plan(stage)
     out = step.direction(a, DIRECTIONS["a2b"], plan)

@@ -52,7 +52,7 @@ class ModelConfig:
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ATTENTION_POLARITIES)
-  attention_refine_radius: float = _f(0.0625, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
+  attention_refine_radius: float = _f(0.125, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
   residual_relu: bool = _f(True, "ReLU after each residual add (authors' code; CycleGAN has none).")
@@ -132,6 +132,8 @@ class LossConfig:
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
+  disc_hide_start: float = _f(0.5, "--disc_hide_background: pixels with border likeness b <= this are shown.")
+  disc_hide_end: float = _f(0.9, "--disc_hide_background: pixels with b >= this are hidden (linear between).")
   stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
@@ -148,6 +150,9 @@ class LossConfig:
            f"cycle_object_weight must be in [0, 1], got {self.cycle_object_weight}")
     _check(0.0 <= self.disc_background_swap <= 1.0,
            f"disc_background_swap must be in [0, 1], got {self.disc_background_swap}")
+    _check(0.0 <= self.disc_hide_start < self.disc_hide_end <= 1.0,
+           "disc_hide_start and disc_hide_end must satisfy 0 <= start < end <= 1, got "
+           f"{self.disc_hide_start} and {self.disc_hide_end}")
     _check(self.stage2_fake in STAGE2_FAKES,
            f"stage2_fake must be one of {STAGE2_FAKES}, got {self.stage2_fake!r}")
 
@@ -192,6 +197,7 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
                  "cycle_object_weight": 1.0,
                  "disc_background_swap": 0.0, "disc_hide_background": False,
+                 "disc_hide_start": 0.0, "disc_hide_end": 1.0,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
 

@@ -166,13 +166,19 @@ class TrainStep:
 
   def shown(self, images: tf.Tensor) -> tf.Tensor | float:
     """How much of each pixel a discriminator sees, [B, H, W, 1] or 1: with
-    --disc_hide_background, 1 less the background likeness of `images`, which are the reals
-    or the fakes' sources. A fake is shown where its source was not border-coloured, so
-    a repainted background earns nothing (nor does covering it), and an object painted in
-    the background's colours is still seen. The plain CycleGAN sees whole images."""
-    if not (self.cfg.loss.disc_hide_background and self.nets.att):
+    --disc_hide_background, 1 where the background likeness b of `images` (the reals, or
+    the fakes' sources) is at most disc_hide_start, 0 where it reaches disc_hide_end,
+    linear between. A fake is shown where its source was not border-coloured, so a
+    repainted background earns nothing (nor does covering it), and an object painted in
+    the background's colours is still seen. The ramp leaves an object's pixels that merely
+    resemble the border (a zebra's whites on pale sand: b about 0.5) in view. The plain
+    CycleGAN sees whole images."""
+    cfg = self.cfg.loss
+    if not (cfg.disc_hide_background and self.nets.att):
       return 1.0
-    return 1.0 - method.background_likeness(images)
+    likeness = method.background_likeness(images)
+    return 1.0 - tf.clip_by_value((likeness - cfg.disc_hide_start)
+                                  / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
     """One direction forward and back, what D_target judges of it, and its loss terms."""
