@@ -187,11 +187,12 @@ class TrainStep:
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
-    fake = forward[plan.fake] * self.shown(real)
+    shown = self.shown(real)
+    fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
-        "source": real, "mask": mask, "fake": fake, "judged": judged,
+        "source": real, "shown": shown, "mask": mask, "fake": fake, "judged": judged,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -241,7 +242,9 @@ class TrainStep:
         real_mask = (self.nets.att[tgt](real[tgt]) if needs_mask and tgt in self.nets.att
                      else method.full_mask(real[tgt]))
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
-        real_scores = disc(self.judge_input(real[tgt] * self.shown(real[tgt]), real_mask, plan))
+        # The target's reals are the other direction's sources: their `shown` is at hand.
+        shown = next(o["shown"] for e, o in outs.items() if e.source == tgt)
+        real_scores = disc(self.judge_input(real[tgt] * shown, real_mask, plan))
         fake_scores = disc(self.judge_input(fake, fake_mask, plan))
         loss = method.lsgan_discriminator_loss(real_scores, fake_scores)
         if loss_cfg.disc_background_swap > 0:
