@@ -10,10 +10,11 @@ mix (0, 0.25) x seed (0, 1, 2) x config (the default flags, `--preset=paper`), p
 CycleGAN per data cell, in `--jobs` processes; prints one table and writes it as JSON.
 
 Every run is 64 px with the architecture of `--arch` (demo: thin nets for sweeps; paper:
-the paper's), the library's default schedule shape (100 epochs, stage 2 from epoch 30,
-decay from 50) squeezed into `--steps` steps, and the CPU time it took. The bar (per cell,
-both directions): mask IoU >= 0.75, background change <= 3 grey levels and <= 0.25x the
-baseline's, translation success >= 0.9, no collapsed masks.
+the paper's), the library's default schedule shape (100 epochs, stage 2 and the decay
+from epoch 50; `--preset=paper`: stage 2 from epoch 30) squeezed into `--steps` steps,
+and the CPU time it took. The bar (per cell, both directions): mask IoU >= 0.75,
+background change <= 3 grey levels and <= 0.25x the baseline's, translation success
+>= 0.9, no collapsed masks.
 """
 
 import itertools

@@ -98,7 +98,7 @@ class DataConfig:
 class ScheduleConfig:
   """Epochs, the two stages, and the optimizers."""
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
-  attention_epochs: int = _f(30, "Epochs of stage 1; stage 2 freezes the attention nets.")
+  attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
@@ -257,7 +257,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
               "lambda_mask_background": 0.0, "cycle_object_weight": 1.0,
-              "disc_hide_background": False},
+              "disc_hide_background": False, "attention_epochs": 30},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
