@@ -20,6 +20,9 @@ def test_defaults_are_the_papers_settings():
   assert s.attention_epochs == 50
   assert cfg.loss.cycle_object_weight == 0.0 and config.preset("demo").loss.cycle_object_weight == 1.0
   assert cfg.loss.disc_hide_background and not config.preset("demo").loss.disc_hide_background
+  # Stage 1 pulls the masks onto their hard masks; stage 2 shows D what they hold.
+  assert (cfg.loss.lambda_mask_hard, cfg.loss.disc_show_mask_above) == (0.3, 0.5)
+  assert config.preset("demo").loss.lambda_mask_hard == 0.0
 
 
 def test_json_round_trip(tmp_path):
@@ -85,6 +88,7 @@ def test_the_paper_preset_is_the_authors_code():
   assert not cfg.loss.disc_hide_background  # D sees every pixel.
   assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
   assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
+  assert cfg.loss.lambda_mask_hard == 0  # No mask prior.
 
 
 def test_unknown_preset():

@@ -263,8 +263,9 @@ def base_steps():
     ("lambda_mask,lambda_mask_tv,lambda_mask_binary", 0.5, Stage.ATTENTION,
      {"mask_l1_a", "mask_l1_b", "mask_tv_a", "mask_tv_b", "mask_binary_a", "mask_binary_b"},
      ATTS | DISCS),
-    # The background prior (on by default) reaches the attention nets alone.
+    # The background and hard-mask priors (on by default) reach the attention nets alone.
     ("lambda_mask_background", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
+    ("lambda_mask_hard", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
     # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS | DISCS),
@@ -287,6 +288,8 @@ def base_steps():
     # D sees the background too: everything learns from other scores.
     ("disc_hide_background", False, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     ("disc_hide_background", False, Stage.MASKED, set(), GENS | DISCS),
+    # Stage 1 hides by colour alone (stage 2: test_hiding_the_background_...).
+    ("disc_show_mask_above", 1.0, Stage.ATTENTION, set(), set()),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
 ])
@@ -302,14 +305,27 @@ def test_each_option_changes_the_step_where_it_should(base_steps, option, value,
   assert moved == nets_affected
 
 
-def test_the_background_prior_enters_the_objective_with_its_weight(base_steps):
+@pytest.mark.parametrize("prior", ["background", "hard"])
+def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, prior):
   base, _ = base_steps[Stage.ATTENTION]
-  terms = ["mask_background_a", "mask_background_b"]
-  assert config.Config().loss.lambda_mask_background == 1.0 and all(t in base for t in terms)
-  assert all(0.0 < base[t] < 1.0 for t in terms)  # A share of the border-coloured pixels.
-  tripled, _ = _one_step(tiny(lambda_mask_background=3.0), Stage.ATTENTION)
+  terms, field = [f"mask_{prior}_a", f"mask_{prior}_b"], f"lambda_mask_{prior}"
+  weight = getattr(config.Config().loss, field)
+  assert weight > 0 and all(t in base for t in terms)
+  # A share of the border-coloured pixels; a mean distance from the hard mask.
+  assert all(0.0 < base[t] < 1.0 for t in terms)
+  tripled, _ = _one_step(tiny(**{field: 3.0 * weight}), Stage.ATTENTION)
   assert tripled["gen_total"] == pytest.approx(
-      base["gen_total"] + 2.0 * sum(base[t] for t in terms), rel=1e-5)
+      base["gen_total"] + 2.0 * weight * sum(base[t] for t in terms), rel=1e-5)
+
+
+def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
+  cfg = tiny()
+  step = TrainStep(cfg)
+  mask = tf.constant([0.0, 0.05, 0.1, 0.3, 0.9, 1.0])[None, :, None, None]
+  out = {"mask": mask, "source": tf.zeros([1, 6, 1, 3]), "back_mask": mask}
+  prior = dict((name, value) for name, _, value in step._mask_priors(out))["mask_hard"]
+  # Pixels at or below tau = 0.1 are pulled to 0, those above it to 1.
+  assert float(prior) == pytest.approx((0.0 + 0.05 + 0.1 + 0.7 + 0.1 + 0.0) / 6)
 
 
 def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
@@ -323,31 +339,45 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   cfg = tiny(disc_hide_background=True, disc_hide_start=0.4, disc_hide_end=0.8)
   a, b = batches(cfg, 1)[0]
   step = TrainStep(cfg)
+  stage1, stage2 = step.plan(Stage.ATTENTION), step.plan(Stage.MASKED)
   likeness = background_likeness(a).numpy()
   shown = np.clip((0.8 - likeness) / 0.4, 0.0, 1.0)
   # Some pixels of this batch lie on the ramp, some below it and some above it.
   assert (likeness < 0.4).any() and (likeness > 0.8).any()
   assert ((likeness > 0.45) & (likeness < 0.75)).any()
-  np.testing.assert_allclose(step.shown(a).numpy(), shown, atol=1e-6)
-  # A config.json from before the ramp (no disc_hide_start / _end) hides 1 - b as it did.
+  # A mask on the left half of each image, above disc_show_mask_above=0.5 there.
+  left = np.zeros(a.shape[:3] + (1,), np.float32)
+  left[:, :, : a.shape[2] // 2] = 0.6
+  np.testing.assert_allclose(step.shown(a, left, stage1).numpy(), shown, atol=1e-6)
+  # Stage 2 (masks frozen) also shows every pixel its own mask puts above 0.5, hidden
+  # background colours or not; here some are.
+  assert (shown[:, :, : a.shape[2] // 2] < 0.5).any()
+  np.testing.assert_allclose(step.shown(a, left, stage2).numpy(),
+                             np.maximum(shown, left > 0.5), atol=1e-6)
+  # A config.json from before the ramp (no disc_hide_start / _end) hides 1 - b as it did,
+  # and one from before disc_show_mask_above hides by colour alone in stage 2 too.
   legacy = TrainStep(tiny(disc_hide_background=True, **{
-      k: config.LEGACY_VALUES[k] for k in ("disc_hide_start", "disc_hide_end")}))
-  np.testing.assert_allclose(legacy.shown(a).numpy(), 1.0 - likeness, atol=1e-6)
-  for stage in (Stage.ATTENTION, Stage.MASKED):
-    plan = step.plan(stage)
+      k: config.LEGACY_VALUES[k]
+      for k in ("disc_hide_start", "disc_hide_end", "disc_show_mask_above")}))
+  for plan in (stage1, stage2):
+    np.testing.assert_allclose(legacy.shown(a, left, plan).numpy(), 1.0 - likeness, atol=1e-6)
+  for plan in (stage1, stage2):
     out = step.direction(a, DIRECTIONS["a2b"], plan)
     # The fake D judges (and the pool keeps) is s' times 1 - b of its *source*: painting
-    # the object in the background's colours does not hide it.
-    np.testing.assert_allclose(out["fake"].numpy(), (out["translated"] * shown).numpy(),
+    # the object in the background's colours does not hide it. In stage 2, what the
+    # source's own mask holds above 0.5 is shown.
+    expected = shown if plan is stage1 else np.maximum(shown, out["mask"].numpy() > 0.5)
+    np.testing.assert_allclose(out["shown"].numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(out["fake"].numpy(), (out["translated"] * expected).numpy(),
                                atol=1e-6)
     np.testing.assert_allclose(out["judged"].numpy(),
                                step.judge_input(out["fake"], out["mask"], plan).numpy(), atol=1e-6)
-  # A source of one colour is all background: D sees nothing of its fake.
+  # A source of one colour is all background: in stage 1 D sees nothing of its fake.
   flat = tf.fill(a.shape, 0.3)
-  assert np.abs(step.direction(flat, DIRECTIONS["a2b"], plan)["judged"].numpy()).max() < 1e-3
+  assert np.abs(step.direction(flat, DIRECTIONS["a2b"], stage1)["judged"].numpy()).max() < 1e-3
   # The plain CycleGAN sees whole images whatever the flag says.
   plain = TrainStep(tiny(attention=False, disc_hide_background=True))
-  assert plain.shown(a) == 1.0
+  assert plain.shown(a, left, stage2) == 1.0
 
 
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():

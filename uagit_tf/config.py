@@ -128,12 +128,14 @@ class LossConfig:
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
   lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
   lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
+  lambda_mask_hard: float = _f(0.3, "Stage-1 weight of |m - [m > tau]|: soft masks pushed onto stage 2's hard ones (not in the paper).")
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
   disc_hide_start: float = _f(0.5, "--disc_hide_background: pixels with border likeness b <= this are shown.")
   disc_hide_end: float = _f(0.9, "--disc_hide_background: pixels with b >= this are hidden (linear between).")
+  disc_show_mask_above: float = _f(0.5, "--disc_hide_background, stage 2: pixels whose own mask exceeds this are shown; 1: none.")
   stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
@@ -143,7 +145,8 @@ class LossConfig:
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
-              "lambda_mask_binary", "lambda_mask_cycle", "lambda_mask_background")
+              "lambda_mask_binary", "lambda_mask_hard", "lambda_mask_cycle",
+              "lambda_mask_background")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.cycle_object_weight <= 1.0,
@@ -153,6 +156,8 @@ class LossConfig:
     _check(0.0 <= self.disc_hide_start < self.disc_hide_end <= 1.0,
            "disc_hide_start and disc_hide_end must satisfy 0 <= start < end <= 1, got "
            f"{self.disc_hide_start} and {self.disc_hide_end}")
+    _check(0.0 <= self.disc_show_mask_above <= 1.0,
+           f"disc_show_mask_above must be in [0, 1], got {self.disc_show_mask_above}")
     _check(self.stage2_fake in STAGE2_FAKES,
            f"stage2_fake must be one of {STAGE2_FAKES}, got {self.stage2_fake!r}")
 
@@ -194,10 +199,11 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
+                 "lambda_mask_hard": 0.0,
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
                  "cycle_object_weight": 1.0,
                  "disc_background_swap": 0.0, "disc_hide_background": False,
-                 "disc_hide_start": 0.0, "disc_hide_end": 1.0,
+                 "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
 
@@ -257,7 +263,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
               "lambda_mask_background": 0.0, "cycle_object_weight": 1.0,
-              "disc_hide_background": False, "attention_epochs": 30},
+              "disc_hide_background": False, "lambda_mask_hard": 0.0, "attention_epochs": 30},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -271,7 +277,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
              "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
              "cycle_object_weight": 1.0, "disc_hide_background": False,
-             "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
+             "lambda_mask_hard": 0.0, "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,
              "lr": 2e-4, "checkpoint_every": 200, "summary_every": 20,

@@ -164,21 +164,27 @@ class TrainStep:
       return tf.concat([images * masks, images * (1.0 - method.background_likeness(images))], axis=0)
     return images
 
-  def shown(self, images: tf.Tensor) -> tf.Tensor | float:
+  def shown(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor | float:
     """How much of each pixel a discriminator sees, [B, H, W, 1] or 1: with
     --disc_hide_background, 1 where the background likeness b of `images` (the reals, or
     the fakes' sources) is at most disc_hide_start, 0 where it reaches disc_hide_end,
     linear between. A fake is shown where its source was not border-coloured, so a
     repainted background earns nothing (nor does covering it), and an object painted in
     the background's colours is still seen. The ramp leaves an object's pixels that merely
-    resemble the border (a zebra's whites on pale sand: b about 0.5) in view. The plain
-    CycleGAN sees whole images."""
+    resemble the border (a zebra's whites on pale sand: b about 0.5) in view. In stage 2,
+    where the attention nets are frozen, the pixels whose own mask (`masks`, of `images`)
+    exceeds disc_show_mask_above are shown whatever their colour: the object's pale parts
+    too, which D would otherwise learn to expect hidden. The plain CycleGAN sees whole
+    images."""
     cfg = self.cfg.loss
     if not (cfg.disc_hide_background and self.nets.att):
       return 1.0
     likeness = method.background_likeness(images)
-    return 1.0 - tf.clip_by_value((likeness - cfg.disc_hide_start)
-                                  / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
+    shown = 1.0 - tf.clip_by_value((likeness - cfg.disc_hide_start)
+                                   / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
+    if plan.masked == "hard":
+      shown = tf.maximum(shown, tf.cast(masks > cfg.disc_show_mask_above, shown.dtype))
+    return shown
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
     """One direction forward and back, what D_target judges of it, and its loss terms."""
@@ -187,7 +193,7 @@ class TrainStep:
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
-    shown = self.shown(real)
+    shown = self.shown(real, forward["mask"], plan)
     fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
@@ -275,6 +281,10 @@ class TrainStep:
          + tf.reduce_mean(tf.abs(mask[:, :, 1:] - mask[:, :, :-1]))),
         # Near-binary masks: m (1 - m) is 0 at 0 and 1, 0.25 at 0.5.
         ("mask_binary", cfg.lambda_mask_binary, lambda: 4.0 * tf.reduce_mean(mask * (1.0 - mask))),
+        # Masks as stage 2 will see them: each pixel pulled to its side of tau (to 1 above
+        # it, 0 below), so what the composite translates is what the hard mask shows D.
+        ("mask_hard", cfg.lambda_mask_hard, lambda: method.l1(
+            mask, tf.stop_gradient(method.hard_mask(mask, cfg.mask_threshold)))),
         # The target's net finds the translated object where the source's found it.
         ("mask_cycle", cfg.lambda_mask_cycle, lambda: method.l1(out["back_mask"], mask)),
         # Leave out what looks like the image's border: the share of the border-coloured
