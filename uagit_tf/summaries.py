@@ -104,7 +104,8 @@ class MaskHealth:
               " its translation is the input unchanged. Try the default --cycle_object_weight="
               f"{_DEFAULTS['cycle_object_weight']} (the way back need not restore what the "
               "translation removes, e.g. stripes), --attention_warmup_epochs=1 (the generators "
-              "learn first), a smaller --lambda_mask or --lambda_mask_background, or check that "
+              "learn first), a smaller --lambda_mask, --lambda_mask_background or "
+              "--lambda_mask_hard (its pull to 0 below tau), or check that "
               "A and B differ.")
     return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
             f"tau for {self.patience} summaries): the background is repainted, as a plain "
