@@ -183,7 +183,8 @@ class TrainStep:
     shown = 1.0 - tf.clip_by_value((likeness - cfg.disc_hide_start)
                                    / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
     if plan.masked == "hard":
-      shown = tf.maximum(shown, tf.cast(masks > cfg.disc_show_mask_above, shown.dtype))
+      shown = tf.maximum(shown, method.hard_mask(tf.cast(masks, shown.dtype),
+                                                 cfg.disc_show_mask_above))
     return shown
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
