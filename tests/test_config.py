@@ -23,6 +23,8 @@ def test_defaults_are_the_papers_settings():
   # Stage 1 pulls the masks onto their hard masks; stage 2 shows D what they hold.
   assert (cfg.loss.lambda_mask_hard, cfg.loss.disc_show_mask_above) == (0.3, 0.5)
   assert config.preset("demo").loss.lambda_mask_hard == 0.0
+  # One polarity per attention net, voted in stage 1 (a workdir from before: per image).
+  assert cfg.model.attention_polarity_vote and config.LEGACY_VALUES["attention_polarity_vote"] is False
 
 
 def test_json_round_trip(tmp_path):

@@ -10,8 +10,8 @@ from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import background_likeness
-from uagit_tf.models.attention import (MIN_CONTRAST, AttentionNet, border_mean, guided_filter,
-                                       orient, polarity_margin)
+from uagit_tf.models.attention import (MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean,
+                                       guided_filter, orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -56,7 +56,10 @@ def paper_nets():
 
 def test_parameter_counts_at_paper_settings(paper_nets):
   assert paper_nets.gen["a"].count_params() == expected_generator_params(32, 9) == 2_855_811
-  assert paper_nets.att["a"].count_params() == expected_attention_params(32, 3)
+  att = paper_nets.att["a"]
+  # Plus its polarity vote, a weight that is counted, not learned.
+  assert att.count_params() == expected_attention_params(32, 3) + 1
+  assert sum(int(np.prod(w.shape)) for w in att.trainable_weights) == expected_attention_params(32, 3)
   assert paper_nets.disc["a"].count_params() == expected_discriminator_params(64) == 2_766_657
 
 
@@ -271,6 +274,49 @@ def test_orient_keeps_the_partition_and_makes_the_border_region_background():
   # Each image of a batch decides for itself.
   both = orient(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)).numpy()
   np.testing.assert_allclose(both[0], both[1], atol=1e-3)
+
+
+def test_a_vote_gives_every_image_the_nets_polarity():
+  # Image 0: the net selected the object (bright square); image 1: the background.
+  masks = tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)
+  per_image = orient(masks).numpy()
+  square = _blob_mask(1.0, 0.0).numpy()[0]
+  # No vote yet (0): each image decides for itself, as without one.
+  np.testing.assert_array_equal(orient(masks, tf.constant(0.0)).numpy(), per_image)
+  # A negative vote: the net selects objects, so nothing is flipped; image 1's dark
+  # square is below its border level and its mask is empty.
+  kept = orient(masks, tf.constant(-0.3)).numpy()
+  np.testing.assert_allclose(kept[0], square, atol=1e-3)
+  assert kept[1].max() < 1e-6
+  # A positive vote: the net selects backgrounds, so both are flipped.
+  flipped = orient(masks, tf.constant(0.3)).numpy()
+  assert flipped[0].max() < 1e-6
+  np.testing.assert_allclose(flipped[1], square, atol=1e-3)
+
+
+def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
+  x = tf.random.stateless_uniform([3, 32, 32, 3], [3, 4], -1.0, 1.0)  # Odd: no tie.
+  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net(x)
+  assert float(net.vote) == 0.0 and net.vote in net.non_trainable_weights
+  ballot = np.mean(np.sign(polarity_margin(net.raw_mask(x)).numpy()))
+  assert ballot != 0
+  net.update_vote(x)
+  assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM) * ballot)
+  net.update_vote(x)
+  assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM ** 2) * ballot)
+  np.testing.assert_allclose(net(x).numpy(), orient(net.raw_mask(x), net.vote).numpy())
+  # The vote is a weight: a copy made from the config and the weights carries it.
+  copy = AttentionNet.from_config(net.get_config())
+  copy(x)
+  copy.set_weights(net.get_weights())
+  assert float(copy.vote) == float(net.vote)
+  # Without the vote (or with free polarity) there is no such weight to update.
+  for plain in (AttentionNet(width=8, polarity="border"),
+                AttentionNet(width=8, polarity="free", polarity_vote=True)):
+    plain(x)
+    plain.update_vote(x)
+    assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
 
 
 def test_border_mean_is_the_mean_over_a_ring_one_sixteenth_wide():

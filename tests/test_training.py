@@ -14,6 +14,7 @@ from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.method import background_likeness
+from uagit_tf.models.attention import VOTE_MOMENTUM, polarity_margin
 from uagit_tf.steps import Stage, TrainStep
 
 
@@ -55,6 +56,25 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   after = weights(step.nets)
   moved = {k.split("/")[0] for k in before if not np.array_equal(before[k], after[k])}
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
+
+
+def test_stage_one_steps_vote_each_attention_nets_polarity():
+  cfg = tiny()
+  step, data = TrainStep(cfg), batches(cfg)
+  (a, b), votes = data[0], lambda: {d: float(net.vote) for d, net in step.nets.att.items()}
+  step.run(a, b, Stage.WARMUP)  # The attention nets are held: no vote.
+  assert votes() == {"a": 0.0, "b": 0.0}
+  # One image per batch: its polarity sign, before the step's update, is the ballot.
+  ballots = {d: float(np.sign(polarity_margin(net.raw_mask(x)).numpy()[0]))
+             for (d, net), x in zip(step.nets.att.items(), (a, b))}
+  step.run(a, b, Stage.ATTENTION)
+  assert votes() == pytest.approx({d: (1 - VOTE_MOMENTUM) * v for d, v in ballots.items()})
+  assert all(ballots.values())
+  voted = votes()
+  step.run(a, b, Stage.MASKED)  # Frozen with the attention nets.
+  assert votes() == voted
+  # Off: per image, as before the vote existed; the nets hold no vote.
+  assert all(net.vote is None for net in TrainStep(tiny(attention_polarity_vote=False)).nets.att.values())
 
 
 def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
@@ -301,7 +321,9 @@ def test_each_option_changes_the_step_where_it_should(base_steps, option, value,
   if terms:  # The new terms enter the generators' objective with their weight.
     extra = value * sum(with_option[t] for t in terms)
     assert with_option["gen_total"] == pytest.approx(base["gen_total"] + extra, rel=1e-5)
-  moved = {k.split("/")[0] for k in base_w if not np.array_equal(base_w[k], option_w[k])}
+  # A weight only one of them holds (a free polarity has no vote) counts as moved.
+  moved = {k.split("/")[0] for k in base_w.keys() | option_w.keys()
+           if not np.array_equal(base_w.get(k), option_w.get(k))}
   assert moved == nets_affected
 
 

@@ -52,6 +52,7 @@ class ModelConfig:
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ATTENTION_POLARITIES)
+  attention_polarity_vote: bool = _f(True, "border: one polarity per net, voted by its images in stage 1.")
   attention_refine_radius: float = _f(0.125, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
@@ -197,6 +198,7 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
+                 "attention_polarity_vote": False,
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_hard": 0.0,

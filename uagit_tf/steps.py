@@ -210,6 +210,7 @@ class TrainStep:
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
     """One step of `stage` on this replica's share of the global batch.
 
+    0. Stage 1: each attention net's polarity vote takes in its domain's batch.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
     3. Update the networks the stage trains (attention nets in stage 1 only).
@@ -220,6 +221,9 @@ class TrainStep:
     plan, loss_cfg = self.plan(stage), self.cfg.loss
     real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
     losses = {}
+    if plan.trains_attention:  # Each net's polarity, voted by its domain's images.
+      for d, net in self.nets.att.items():
+        net.update_vote(real[d])
 
     with tf.GradientTape() as tape:
       outs = {d: self.direction(real[d.source], d, plan) for d in DIRECTIONS.values()}

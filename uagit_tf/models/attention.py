@@ -7,6 +7,7 @@ from uagit_tf.config import ATTENTION_POLARITIES
 from uagit_tf.models import layers
 
 MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
+VOTE_MOMENTUM = 0.99  # Stage 1's polarity vote: a moving mean over about 100 steps.
 
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
@@ -18,11 +19,17 @@ class AttentionNet(keras.Model):
   The residual block ends with a ReLU after the add (authors' code) unless
   `residual_relu` is False. Maps [B, H, W, 3] to [B, H, W, 1]; H and W must be multiples
   of 4.
+
+  With `polarity="border"` and `polarity_vote`, whether the net selects the object or the
+  background is the net's, not each image's: a weight `vote` in [-1, 1], the moving mean
+  of its training images' polarity signs (`update_vote`), decides for every image once it
+  is not 0. Per image, a small object on a background the net leaves at a mid level can
+  tip the sign the wrong way, and its mask comes out empty.
   """
 
   def __init__(self, width: int = 32, decoder_kernel: int = 3, residual_relu: bool = True,
                polarity: str = "free", refine_radius: int = 0, refine_eps: float = 0.01,
-               **kwargs):
+               polarity_vote: bool = False, **kwargs):
     super().__init__(**kwargs)
     if polarity not in ATTENTION_POLARITIES:
       raise ValueError(f"polarity must be one of {ATTENTION_POLARITIES}, got {polarity!r}")
@@ -30,6 +37,11 @@ class AttentionNet(keras.Model):
       raise ValueError(f"refine_radius must be >= 0 and refine_eps > 0, got {refine_radius} "
                        f"and {refine_eps}")
     self.polarity = polarity
+    self.polarity_vote = polarity_vote
+    self.vote = (self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                 autocast=False, aggregation="only_first_replica",
+                                 name="vote", dtype="float32")
+                 if polarity == "border" and polarity_vote else None)
     self.refine_radius = refine_radius
     self.refine_eps = refine_eps
     self.width = width
@@ -52,7 +64,7 @@ class AttentionNet(keras.Model):
   def call(self, images):
     mask = self.raw_mask(images)
     if self.polarity == "border":
-      mask = orient(mask)
+      mask = orient(mask, self.vote)
     if self.refine_radius:
       mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
     return mask
@@ -63,6 +75,17 @@ class AttentionNet(keras.Model):
     for layer in self.body:
       x = layer(x)
     return tf.sigmoid(x)
+
+  def update_vote(self, images) -> None:
+    """Moves `vote` toward the mean polarity sign of `images` (a replica's share of a
+    training batch; the replicas' means are averaged). Stage 1 calls it before each step."""
+    if self.vote is None:
+      return
+    ballot = tf.reduce_mean(tf.sign(tf.cast(polarity_margin(self.raw_mask(images)),
+                                            tf.float32)))
+    ballot = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN,
+                                                            ballot)
+    self.vote.assign(VOTE_MOMENTUM * self.vote + (1.0 - VOTE_MOMENTUM) * ballot)
 
   def without_refinement(self) -> "AttentionNet":
     """This net (the same weights, copied) with the guided filter left out; itself if it
@@ -77,21 +100,25 @@ class AttentionNet(keras.Model):
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
             "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu,
-            "refine_radius": self.refine_radius, "refine_eps": self.refine_eps}
+            "refine_radius": self.refine_radius, "refine_eps": self.refine_eps,
+            "polarity_vote": self.polarity_vote}
 
 
-def orient(mask: tf.Tensor) -> tf.Tensor:
+def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
   """The background prior of saliency detection on masks [B, H, W, 1]: the image border is
   background. Each mask keeps the net's partition of its image, with three changes:
-  where its border is brighter than its mean, its polarity flips (the net selected the
-  background); the border's level maps to 0; and its peak maps to 1, stretched by at most
-  1 / MIN_CONTRAST (a faint partition is noise, not an object).
+  its polarity flips where the net selected the background (`vote` > 0, the net's polarity;
+  without it, or while it is 0, where the mask's border is brighter than its mean); the
+  border's level maps to 0; and its peak maps to 1, stretched by at most 1 / MIN_CONTRAST
+  (a faint partition is noise, not an object).
 
   Inside `layers.shared_norm_statistics` (tiled inference) these come from the whole image.
   """
   def statistics():
     border = border_mean(mask)
     flip = tf.stop_gradient(polarity_margin(mask) > 0)
+    if vote is not None:
+      flip = tf.where(tf.not_equal(vote, 0.0), tf.broadcast_to(vote > 0, tf.shape(flip)), flip)
     level = tf.where(flip, 1.0 - border, border)
     peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
                     tf.reduce_max(mask, axis=[1, 2, 3]))
