@@ -160,6 +160,9 @@ def test_float16_loss_scale_applies_finite_steps_and_skips_overflowing_ones():
   gen, opt, scale = step.nets.gen["a"], step.optimizers["gen_a2b"], step.loss_scales["gen"]
   assert float(scale.scale) == 2.0**15
   scale.scale.assign(1.0)  # Small enough for float16 here: the step is applied.
+  # The discriminators' too: at 2^15 their first step overflowed in some draws of the
+  # (unseeded) initial weights, and was skipped.
+  step.loss_scales["disc"].scale.assign(1.0)
   before = [w.numpy() for w in gen.weights]
   losses = step.run(a, b, Stage.ATTENTION)
   assert all(np.isfinite(float(v)) for v in losses.values())
@@ -175,6 +178,7 @@ def test_float16_loss_scale_applies_finite_steps_and_skips_overflowing_ones():
   assert float(scale.scale) == pytest.approx(1.5e38) and int(scale.good_steps) == 0
   # The discriminators' group has its own scale and trained on.
   assert int(step.optimizers["disc_a"].iterations) == 2
+  assert int(step.loss_scales["disc"].good_steps) == 2
 
 
 def test_jit_compiled_step_matches_the_graph_step():
