@@ -8,6 +8,9 @@ data and budget, evaluates both on the test split (uagit_tf.evaluation) and prin
 table. `--grid` trains and scores every cell of data variant (standard, hard) x background
 mix (0, 0.25) x seed (0, 1, 2) x config (the default flags, `--preset=paper`), plus one
 CycleGAN per data cell, in `--jobs` processes; prints one table and writes it as JSON.
+`--variants=heldout` adds a set built by other rules (benchmarks/heldout_data.py: other
+shapes, textures and colours), written under the workdir first: a check that the defaults
+did not fit the built-in generators alone.
 
 Every run is 64 px with the architecture of `--arch` (demo: thin nets for sweeps; paper:
 the paper's), the library's default schedule shape (100 epochs, stage 2 and the decay
@@ -31,7 +34,8 @@ flags.DEFINE_string("workdir", "runs/quality", "Folder for the runs.")
 flags.DEFINE_integer("steps", 2000, "Training steps of each run (the shared budget).")
 flags.DEFINE_enum("arch", "demo", ["demo", "paper"], "Networks: the demo preset's or the paper's.")
 flags.DEFINE_bool("grid", False, "Every cell of variants x mixes x seeds x configs.")
-flags.DEFINE_list("variants", ["standard", "hard"], "Grid: built-in data variants.")
+flags.DEFINE_list("variants", ["standard", "hard"],
+                  "Grid: built-in data variants, and 'heldout' (benchmarks/heldout_data.py).")
 flags.DEFINE_list("mixes", ["0", "0.25"], "Grid: --synthetic_background_mix values.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Grid: seeds.")
 flags.DEFINE_list("configs", ["default", "paper"], "Grid: default flags, --preset=paper.")
@@ -46,6 +50,7 @@ flags.DEFINE_string("child", "", "Internal: run one cell given as JSON and print
 FLAGS = flags.FLAGS
 
 _ARCH = {"demo": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16}, "paper": {}}
+HELDOUT = "heldout"  # benchmarks/heldout_data.py: built by other rules, never tuned on.
 BAR = {"mask_iou": 0.75, "background_mae": 3.0, "baseline_ratio": 0.25, "success": 0.9}
 
 
@@ -62,15 +67,35 @@ def cell_config(cell: dict):
   """The Config of one run: config (default / paper / cyclegan), data, seed, budget."""
   from uagit_tf import config as config_lib
   steps_per_epoch = max(1, cell["steps"] // 100)
-  common = {**_ARCH[cell["arch"]], "image_size": 64, "load_size": 72, "epochs": 100,
-            "steps_per_epoch": steps_per_epoch, "synthetic_variant": cell["variant"],
-            "synthetic_background_mix": cell["mix"], "seed": cell["seed"],
+  if cell["variant"] == HELDOUT:
+    data = {"dataset": heldout_folder(cell)}
+  else:
+    data = {"synthetic_variant": cell["variant"], "synthetic_background_mix": cell["mix"]}
+  common = {**_ARCH[cell["arch"]], **data, "image_size": 64, "load_size": 72, "epochs": 100,
+            "steps_per_epoch": steps_per_epoch, "seed": cell["seed"],
             "summary_every": 50, "image_summary_every": 500, "checkpoint_every": 10**6,
             "intra_op_threads": 1, "inter_op_threads": 1}
   if cell["config"] == "cyclegan":
     return config_lib.override(config_lib.Config(), {**common, "attention": False})
   base = config_lib.preset("paper") if cell["config"] == "paper" else config_lib.Config()
   return config_lib.override(base, {**common, **cell.get("overrides", {})})
+
+
+def heldout_folder(cell: dict) -> str:
+  """Where the held-out set of a cell's mix and seed is (benchmarks/heldout_data.py)."""
+  return os.path.join(os.path.abspath(cell["workdir"]), "data",
+                      f"heldout-mix{cell['mix']}-seed{cell['seed']}")
+
+
+def write_heldout(cells: list[dict]) -> None:
+  """Writes each held-out set the cells need, once, before any run starts."""
+  from benchmarks import heldout_data
+  for cell in cells:
+    folder = heldout_folder(cell)
+    if cell["variant"] == HELDOUT and not os.path.isdir(os.path.join(folder, "testB")):
+      print(f"writing the held-out set to {folder}", flush=True)
+      heldout_data.write_folders(folder + ".partial", cell["seed"], background_mix=cell["mix"])
+      os.replace(folder + ".partial", folder)
 
 
 def run_cell(cell: dict) -> dict:
@@ -172,7 +197,9 @@ def main(argv):
   if FLAGS.child:
     print("RESULT " + json.dumps(run_cell(json.loads(FLAGS.child))))
     return
-  results = _run_all(_cells())
+  cells = _cells()
+  write_heldout(cells)
+  results = _run_all(cells)
   text, rows = table(results)
   print(f"\n{FLAGS.steps} steps per run, {FLAGS.arch} networks, 64 px; overrides of the "
         f"default config: {FLAGS.overrides or 'none'}\n{text}")

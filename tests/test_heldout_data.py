@@ -1,0 +1,67 @@
+"""The held-out check set (benchmarks/heldout_data.py): what it promises its users."""
+
+import numpy as np
+
+from benchmarks import heldout_data
+from uagit_tf.data import folders
+
+
+def test_examples_are_a_pure_function_of_their_key():
+  a1, m1 = heldout_data.example(3, "train", "a", 5, 48, 0.0)
+  a2, m2 = heldout_data.example(3, "train", "a", 5, 48, 0.0)
+  other, _ = heldout_data.example(3, "test", "a", 5, 48, 0.0)
+  np.testing.assert_array_equal(a1, a2)
+  np.testing.assert_array_equal(m1, m2)
+  assert np.abs(a1 - other).mean() > 0.01
+  assert a1.shape == (48, 48, 3) and m1.shape == (48, 48)
+  assert 0.0 <= a1.min() and a1.max() <= 1.0 and set(np.unique(m1)) <= {0.0, 1.0}
+
+
+def _coats(domain: str, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+  """Mean colour of the objects' and of the backgrounds' pixels over n images."""
+  inside, outside = [], []
+  for i in range(n):
+    image, mask = heldout_data.example(0, "train", domain, i, 64, 0.0)
+    inside.append(image[mask > 0.5])
+    outside.append(image[mask < 0.5])
+  return np.concatenate(inside).mean(0), np.concatenate(outside).mean(0)
+
+
+def test_objects_and_backgrounds_differ_by_domain_and_the_mask_marks_the_object():
+  coat_a, ground_a = _coats("a")
+  coat_b, ground_b = _coats("b")
+  assert coat_a[1] > coat_a[0] + 0.2  # Teal objects (A) on mauve bricks.
+  assert ground_a[0] > ground_a[1]
+  assert coat_b[0] > coat_b[2] + 0.3  # Yellow, black-spotted objects (B) on blue water.
+  assert ground_b[2] > ground_b[0] + 0.2
+
+
+def test_background_mix_one_swaps_every_background():
+  _, ground_own = _coats("b")
+  outside = []
+  for i in range(20):
+    image, mask = heldout_data.example(0, "train", "b", i, 64, 1.0)
+    outside.append(image[mask < 0.5])
+  swapped = np.concatenate(outside).mean(0)
+  assert swapped[0] > swapped[2] and ground_own[2] > ground_own[0]  # Bricks, not water.
+
+
+def test_written_folders_read_back_with_their_masks(tmp_path):
+  heldout_data.write_folders(str(tmp_path), seed=1, size=40, train_size=3, test_size=2)
+  domain = folders.FolderDomain(str(tmp_path), "test", "b", 40)
+  assert domain.size == 2 and domain.has_masks
+  mask = domain.load_mask(1, 40).numpy()[..., 0]
+  _, expected = heldout_data.example(1, "test", "b", 1, 40, 0.0)
+  np.testing.assert_array_equal(mask, expected)
+
+
+def test_quality_grid_trains_heldout_cells_on_their_folder(tmp_path):
+  from benchmarks import quality
+  cell = {"arch": "demo", "steps": 200, "workdir": str(tmp_path), "variant": "heldout",
+          "mix": 0.25, "seed": 2, "config": "default"}
+  cfg = quality.cell_config(cell)
+  assert cfg.data.dataset == str(tmp_path / "data" / "heldout-mix0.25-seed2")
+  assert cfg.run.seed == 2 and cfg.schedule.steps_per_epoch == 2
+  hard = quality.cell_config({**cell, "variant": "hard"})
+  assert hard.data.dataset == "synthetic" and hard.data.synthetic_variant == "hard"
+  assert hard.data.synthetic_background_mix == 0.25
