@@ -9,7 +9,7 @@ from uagit_tf import config
 from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
-from uagit_tf.method import background_likeness
+from uagit_tf.method import _jittered_samples, background_likeness
 from uagit_tf.models.attention import (MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean,
                                        guided_filter, orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
@@ -355,13 +355,13 @@ def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0(
   images, inside = _scene([[0.2, 0.5, 0.2], [0.8, 0.7, 0.4]], [0.6, 0.1, 0.1])
   likeness = background_likeness(images).numpy()[0, ..., 0]
   assert likeness.shape == (32, 32)
-  edge = np.zeros_like(inside)  # Bilinear resizing and cell averaging blur the blob's rim.
+  edge = np.zeros_like(inside)  # Bilinear resizing blurs the blob's rim.
   edge[6:18, 6:18] = True
   edge[10:14, 10:14] = False
   assert likeness[~edge & ~inside].min() > 0.95
   assert likeness[inside & ~edge].max() < 0.05
   # A blob of a border colour is background-like wherever it is: its likeness is the
-  # colour's share of the border cells over its share of all cells, clipped to 1. Here the
+  # colour's share of the border samples over its share of all samples, clipped to 1. Here the
   # blob (1/16 of the image) makes the second colour more common inside than on the border.
   same, inside = _scene([[0.2, 0.5, 0.2], [0.8, 0.7, 0.4]], [0.8, 0.7, 0.4])
   np.testing.assert_allclose(background_likeness(same).numpy()[0, ..., 0][inside],
@@ -373,6 +373,32 @@ def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0(
   assert tape.gradient(total, images) is None
   big = tf.image.resize(images, [128, 96], method="nearest")
   assert background_likeness(big).shape == (1, 128, 96, 1)
+
+
+def test_background_likeness_keeps_a_fine_textures_colours():
+  # Mauve bricks with 1-pixel pale mortar every 8 pixels (a brick wall), a teal blob. The
+  # mortar's colour is on the border, so it is background, however thin (averaged over
+  # cells, it matched no cell: 0).
+  size = 64
+  image = np.ones([size, size, 3], np.float32) * [0.55, 0.36, 0.45]
+  image[::8] = image[:, ::8] = [0.86, 0.84, 0.80]
+  image[20:40, 24:44] = [0.10, 0.62, 0.60]
+  likeness = background_likeness(tf.constant(image[None] * 2.0 - 1.0)).numpy()[0, ..., 0]
+  mortar = np.zeros([size, size], bool)
+  mortar[::8] = mortar[:, ::8] = True
+  mortar[16:44, 20:48] = False  # Away from the blob's blurred rim.
+  assert likeness[mortar].min() > 0.9 and likeness[~mortar][:64].min() > 0.9
+  assert likeness[22:38, 26:42].max() < 0.05
+
+
+def test_jittered_samples_take_one_pixel_of_each_cell_spread_over_the_cell():
+  x = tf.random.stateless_uniform([2, 64, 64, 3], [3, 4])
+  samples = _jittered_samples(x, 32).numpy()
+  blocks = x.numpy().reshape(2, 32, 2, 32, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 32, 32, 4, 3)
+  hits = np.all(np.isclose(blocks, samples[:, :, :, None]), axis=-1)  # [2, 32, 32, 4]
+  assert (hits.sum(-1) == 1).all()
+  # Every position in the cell is used, about a quarter of the time each.
+  assert np.all(np.abs(hits[0].reshape(-1, 4).mean(0) - 0.25) < 0.05)
 
 
 def test_area_resize_is_tfs_area_resize_written_for_xla():

@@ -4,6 +4,7 @@ Everything here is written once for one direction (source -> target) and called 
 A -> B and B -> A. Equation numbers refer to arXiv 1806.02311; docs/method.md has them.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from uagit_tf.domains import Direction
@@ -63,34 +64,54 @@ def background_share(mask: tf.Tensor, background: tf.Tensor) -> tf.Tensor:
   return tf.reduce_mean(covered / (tf.reduce_sum(background, axis=[1, 2, 3]) + 1e-6))
 
 
-def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 16) -> tf.Tensor:
+def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32) -> tf.Tensor:
   """[B, H, W, 1] in [0, 1]: how much each pixel's colour looks like its image's border,
   the background prior of saliency detection made a colour model of the image itself.
 
-  The image is cut into grid x grid cells (area-averaged colours). Each pixel's colour
-  density among the border cells (the outer ring of cells) is divided by its density among
-  all cells (Gaussian kernel, `sigma` in RGB units of [0, 1]): colours found on the border
-  score about 1/(background share) >= 1 and are clipped to 1; colours found only inside
-  (an object's) score near 0, and an object touching the border only in proportion to the
-  share of the border it holds. It depends on the image alone, so a mask cannot move it;
-  no gradient flows through it. Computed at most 64 px wide and resized back.
+  The colours of a grid x grid lattice of sample pixels are the model. Each pixel's colour
+  density among the samples on the border (the lattice's outer two rings, 1/16 of the image
+  wide) is divided by its density among all samples (Gaussian kernel, `sigma` in RGB units
+  of [0, 1]): colours found on the border score about 1/(background share) >= 1 and are
+  clipped to 1; colours found only inside (an object's) score near 0, and an object
+  touching the border only in proportion to the share of the border it holds. Samples are
+  pixels, not cell averages, so a fine texture's colours stay as they are (averaged, a
+  brick wall's thin pale mortar matched no cell and scored 0). It depends on the image
+  alone, so a mask cannot move it; no gradient flows through it. Computed at most 64 px
+  wide and resized back.
   """
   h, w = _size(images, 1), _size(images, 2)
   x = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
   pixels = _area_resize(x, tf.minimum(h, 64), tf.minimum(w, 64))
-  cells = _area_resize(x, grid, grid)
+  cells = _jittered_samples(pixels, grid)
   batch = tf.shape(x)[0]
-  flat_pixels = tf.reshape(pixels, [batch, -1, 1, 3])
-  flat_cells = tf.reshape(cells, [batch, 1, grid * grid, 3])
-  kernel = tf.exp(-tf.reduce_sum(tf.square(flat_pixels - flat_cells), axis=-1)
-                  / (2.0 * sigma * sigma))  # [B, pixels, cells]
-  ring = tf.reshape(tf.pad(tf.zeros([grid - 2, grid - 2]), [[1, 1], [1, 1]],
-                           constant_values=1.0), [1, 1, grid * grid])
-  on_border = tf.reduce_sum(kernel * ring, axis=-1) / tf.reduce_sum(ring)
-  anywhere = tf.reduce_mean(kernel, axis=-1)
+  flat_pixels = tf.reshape(pixels, [batch, -1, 3])
+  flat_cells = tf.reshape(cells, [batch, grid * grid, 3])
+  # Squared colour distances [B, pixels, samples] as |p|^2 + |c|^2 - 2 p.c (one matmul).
+  distance = tf.nn.relu(tf.reduce_sum(tf.square(flat_pixels), -1)[:, :, None]
+                        + tf.reduce_sum(tf.square(flat_cells), -1)[:, None, :]
+                        - 2.0 * tf.matmul(flat_pixels, flat_cells, transpose_b=True))
+  kernel = tf.exp(-distance / (2.0 * sigma * sigma))
+  width = max(1, grid // 16)
+  ring = np.pad(np.zeros([grid - 2 * width] * 2, np.float32), width, constant_values=1.0)
+  # Densities on the border and anywhere: the kernel's means over the ring and over all.
+  weights = np.stack([ring.ravel() / ring.sum(), np.full(grid * grid, 1.0 / grid**2)], 1)
+  on_border, anywhere = tf.unstack(tf.einsum("bps,sk->kbp", kernel, weights.astype(np.float32)))
   likeness = tf.minimum(on_border / (anywhere + 1e-6), 1.0)
   likeness = tf.reshape(likeness, [batch, tf.shape(pixels)[1], tf.shape(pixels)[2], 1])
   return tf.image.resize(likeness, [h, w], method="bilinear")
+
+
+def _jittered_samples(images: tf.Tensor, grid: int) -> tf.Tensor:
+  """[B, grid, grid, C]: one pixel of each cell of a grid x grid partition of a 2*grid
+  nearest resize of `images`, picked by a fixed pseudo-random pattern. A regular lattice
+  aliases with a regular texture (a brick wall's mortar every few pixels: every sample on
+  it, or none); the jitter keeps each colour's share of the samples near its share of the
+  image."""
+  fine = tf.image.resize(images, [2 * grid, 2 * grid], method="nearest")
+  blocks = tf.reshape(fine, [-1, grid, 2, grid, 2, images.shape[-1]])
+  pick = np.random.default_rng(0).integers(0, 4, [grid, grid])
+  one_hot = np.eye(4, dtype=np.float32)[pick].reshape(grid, grid, 2, 2).transpose(0, 2, 1, 3)
+  return tf.einsum("bizjwc,izjw->bijc", blocks, tf.constant(one_hot, images.dtype))
 
 
 def _size(images: tf.Tensor, axis: int):
