@@ -17,11 +17,11 @@ share of images the other domain's background. Pure numpy: every image is a func
 `uagit_tf.data.folders` reads it.
 """
 
-import os
-
 from absl import app
 from absl import flags
 import numpy as np
+
+from uagit_tf.data import synthetic
 
 _SPLIT = {"train": 0, "test": 1}
 _DOMAIN = {"a": 0, "b": 1}
@@ -122,19 +122,13 @@ def _erode(mask: np.ndarray) -> np.ndarray:
 
 
 def write_folders(output_dir: str, seed: int = 0, size: int = 72, train_size: int = 1000,
-                  test_size: int = 100, background_mix: float = 0.0) -> None:
-  """output_dir/{train,test}{A,B}/NNNNN.png and output_dir/masks/... (the object, white)."""
-  import tensorflow as tf  # Only for PNG encoding.
-  for split, n in (("train", train_size), ("test", test_size)):
-    for domain in ("a", "b"):
-      folder = f"{split}{domain.upper()}"
-      for kind in ("", "masks"):
-        os.makedirs(os.path.join(output_dir, kind, folder), exist_ok=True)
-      for i in range(n):
-        image, mask = example(seed, split, domain, i, size, background_mix)
-        for kind, array in (("", image), ("masks", np.repeat(mask[..., None], 3, -1))):
-          png = tf.io.encode_png(np.round(array * 255).astype(np.uint8))
-          tf.io.write_file(os.path.join(output_dir, kind, folder, f"{i:05d}.png"), png)
+                  test_size: int = 100, background_mix: float = 0.0) -> dict[str, int]:
+  """The set in the CycleGAN layout with masks/, as the built-in sets are written."""
+  def make(*key):
+    image, mask = example(*key)
+    return image * 2.0 - 1.0, mask[..., None]
+  return synthetic.write_layout(output_dir, make, seed, size, train_size, test_size,
+                                background_mix)
 
 
 def main(argv):

@@ -119,13 +119,19 @@ def batch(seed: int, split: str, domain: str, indices, size: int,
 def write_folders(output_dir: str, seed: int, size: int, train_size: int, test_size: int,
                   background_mix: float = 0.0, variant_name: str = "standard"
                   ) -> dict[str, int]:
-  """Writes the set in the CycleGAN layout, with ground truth under masks/.
+  """Writes the set in the CycleGAN layout, with ground truth under masks/ (write_layout)."""
+  return write_layout(output_dir, variant(variant_name), seed, size, train_size, test_size,
+                      background_mix)
 
-  output_dir/{train,test}{A,B}/NNNNN.png and output_dir/masks/{train,test}{A,B}/NNNNN.png.
-  Returns the number of images written per folder.
+
+def write_layout(output_dir: str, make, seed: int, size: int, train_size: int,
+                 test_size: int, background_mix: float) -> dict[str, int]:
+  """Writes the examples of `make(seed, split, domain, index, size, background_mix)` ->
+  (image [size, size, 3] in [-1, 1], mask [size, size, 1] in {0, 1}) in the CycleGAN
+  layout: output_dir/{train,test}{A,B}/NNNNN.png and output_dir/masks/{train,test}{A,B}/
+  NNNNN.png. Returns the number of images written per folder.
   """
   import os  # Only this writer touches the file system.
-  make = variant(variant_name)
   counts = {}
   for split, n in (("train", train_size), ("test", test_size)):
     for domain in ("a", "b"):
