@@ -1,5 +1,9 @@
 """The held-out check set (benchmarks/heldout_data.py): what it promises its users."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from benchmarks import heldout_data
@@ -56,12 +60,19 @@ def test_written_folders_read_back_with_their_masks(tmp_path):
 
 
 def test_quality_grid_trains_heldout_cells_on_their_folder(tmp_path):
-  from benchmarks import quality
-  cell = {"arch": "demo", "steps": 200, "workdir": str(tmp_path), "variant": "heldout",
-          "mix": 0.25, "seed": 2, "config": "default"}
-  cfg = quality.cell_config(cell)
-  assert cfg.data.dataset == str(tmp_path / "data" / "heldout-mix0.25-seed2")
-  assert cfg.run.seed == 2 and cfg.schedule.steps_per_epoch == 2
-  hard = quality.cell_config({**cell, "variant": "hard"})
-  assert hard.data.dataset == "synthetic" and hard.data.synthetic_variant == "hard"
-  assert hard.data.synthetic_background_mix == 0.25
+  # In a child process: benchmarks.quality defines absl flags (--workdir, ...) that the
+  # trainers imported by other tests define too.
+  script = f"""
+from benchmarks import quality
+cell = {{"arch": "demo", "steps": 200, "workdir": {str(tmp_path)!r}, "variant": "heldout",
+        "mix": 0.25, "seed": 2, "config": "default"}}
+cfg = quality.cell_config(cell)
+hard = quality.cell_config({{**cell, "variant": "hard"}})
+print(cfg.data.dataset, cfg.run.seed, cfg.schedule.steps_per_epoch)
+print(hard.data.dataset, hard.data.synthetic_variant, hard.data.synthetic_background_mix)
+"""
+  out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+  heldout, hard = out.splitlines()[-2:]
+  assert heldout.split() == [str(tmp_path / "data" / "heldout-mix0.25-seed2"), "2", "2"]
+  assert hard.split() == ["synthetic", "hard", "0.25"]
