@@ -82,14 +82,14 @@ def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32) -
   h, w = _size(images, 1), _size(images, 2)
   x = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
   pixels = _area_resize(x, tf.minimum(h, 64), tf.minimum(w, 64))
-  cells = _jittered_samples(pixels, grid)
+  samples = _jittered_samples(pixels, grid)
   batch = tf.shape(x)[0]
   flat_pixels = tf.reshape(pixels, [batch, -1, 3])
-  flat_cells = tf.reshape(cells, [batch, grid * grid, 3])
+  flat_samples = tf.reshape(samples, [batch, grid * grid, 3])
   # Squared colour distances [B, pixels, samples] as |p|^2 + |c|^2 - 2 p.c (one matmul).
   distance = tf.nn.relu(tf.reduce_sum(tf.square(flat_pixels), -1)[:, :, None]
-                        + tf.reduce_sum(tf.square(flat_cells), -1)[:, None, :]
-                        - 2.0 * tf.matmul(flat_pixels, flat_cells, transpose_b=True))
+                        + tf.reduce_sum(tf.square(flat_samples), -1)[:, None, :]
+                        - 2.0 * tf.matmul(flat_pixels, flat_samples, transpose_b=True))
   kernel = tf.exp(-distance / (2.0 * sigma * sigma))
   width = max(1, grid // 16)
   ring = np.pad(np.zeros([grid - 2 * width] * 2, np.float32), width, constant_values=1.0)
