@@ -25,6 +25,11 @@ def test_defaults_are_the_papers_settings():
   assert config.preset("demo").loss.lambda_mask_hard == 0.0
   # One polarity per attention net, voted in stage 1 (a workdir from before: per image).
   assert cfg.model.attention_polarity_vote and config.LEGACY_VALUES["attention_polarity_vote"] is False
+  # The masks pulled onto what is not coloured like the border (a workdir from before:
+  # not); D normalises after its first conv as the authors' did (an option turns it off).
+  assert cfg.loss.lambda_mask_object == 0.5 and config.preset("demo").loss.lambda_mask_object == 0
+  assert config.LEGACY_VALUES["lambda_mask_object"] == 0
+  assert cfg.model.disc_norm_first and "disc_norm_first" not in config.LEGACY_VALUES
 
 
 def test_json_round_trip(tmp_path):
@@ -90,7 +95,8 @@ def test_the_paper_preset_is_the_authors_code():
   assert not cfg.loss.disc_hide_background  # D sees every pixel.
   assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
   assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
-  assert cfg.loss.lambda_mask_hard == 0  # No mask prior.
+  assert cfg.loss.lambda_mask_hard == 0 and cfg.loss.lambda_mask_object == 0  # No mask prior.
+  assert cfg.model.disc_norm_first  # Instance norm after every conv of D but the last.
 
 
 def test_unknown_preset():

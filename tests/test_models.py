@@ -10,8 +10,9 @@ from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
-from uagit_tf.models.attention import (MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean,
-                                       guided_filter, orient, polarity_margin)
+from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, MIN_CONTRAST, VOTE_MOMENTUM,
+                                       AttentionNet, border_mean, guided_filter, orient,
+                                       polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -43,10 +44,10 @@ def expected_attention_params(w, k):
   return n + conv_params(7 if k == 3 else 1, w, 1)  # The authors' variant: all 1x1.
 
 
-def expected_discriminator_params(ndf):
+def expected_discriminator_params(ndf, norm_first=True):
   widths = [3, ndf, 2 * ndf, 4 * ndf, 8 * ndf]
   n = sum(conv_params(4, a, b) + norm_params(b) for a, b in zip(widths, widths[1:]))
-  return n + conv_params(4, 8 * ndf, 1)
+  return n + conv_params(4, 8 * ndf, 1) - (0 if norm_first else norm_params(ndf))
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,9 @@ def test_parameter_counts_at_paper_settings(paper_nets):
   assert att.count_params() == expected_attention_params(32, 3) + 1
   assert sum(int(np.prod(w.shape)) for w in att.trainable_weights) == expected_attention_params(32, 3)
   assert paper_nets.disc["a"].count_params() == expected_discriminator_params(64) == 2_766_657
+  # Without the norm after its first conv (--disc_norm_first=false): 2 x 64 fewer.
+  colour = build_networks(config.ModelConfig(disc_norm_first=False), image_size=64)
+  assert colour.disc["a"].count_params() == expected_discriminator_params(64, False) == 2_766_529
 
 
 def test_output_shapes_at_paper_settings(paper_nets):
@@ -116,6 +120,20 @@ def test_get_config_rebuilds_the_same_architecture(cls, kwargs):
   assert clone.count_params() == net.count_params()
   for k, v in kwargs.items():
     assert clone.get_config()[k] == v
+
+
+def test_discriminator_without_its_first_norm_sees_how_bright_an_image_is():
+  # An image and the same image at 0.3 of its level (times a dim mask): normalised right
+  # after the first conv (biases 0 at initialisation), D scores them alike; without that
+  # norm it does not.
+  # (Alike up to the norm's epsilon.)
+  keras.utils.set_random_seed(1)
+  image = tf.random.stateless_uniform([1, 32, 32, 3], [5, 6], -1.0, 1.0)
+  authors, ours = PatchDiscriminator(8, norm_first=True), PatchDiscriminator(8, norm_first=False)
+  change = {name: np.abs(d(image).numpy() - d(0.3 * image).numpy()).max()
+            for name, d in (("authors", authors), ("ours", ours))}
+  assert change["authors"] < 0.01 and change["ours"] > 0.03, change
+  assert ours.get_config()["norm_first"] is False and ours.norms[0] is None
 
 
 def test_discriminator_without_norm_differs_and_keeps_shape():
@@ -294,6 +312,26 @@ def test_a_vote_gives_every_image_the_nets_polarity():
   np.testing.assert_allclose(flipped[1], square, atol=1e-3)
 
 
+def test_orient_passes_a_share_of_the_gradient_below_the_border_level():
+  # The net selects objects (vote < 0), but this image's square sank below its border's
+  # level: forward, its mask is empty, as a ReLU's; backward, the square's pixels still
+  # get BELOW_LEVEL_GRADIENT of the gradient (here of the mask's sum, over the contrast
+  # MIN_CONTRAST), so a prior pulling them up can lift them again.
+  raw = tf.Variable(_blob_mask(0.1, 0.6))
+  with tf.GradientTape() as tape:
+    mask = orient(raw, tf.constant(-0.3))
+    total = tf.reduce_sum(mask)
+  assert mask.numpy().max() == 0.0
+  grad = tape.gradient(total, raw).numpy()[0, ..., 0]
+  np.testing.assert_allclose(grad[16, 16], BELOW_LEVEL_GRADIENT / MIN_CONTRAST, rtol=1e-5)
+  # The bright case is as before: the gradient of a pixel above the level is 1 / contrast.
+  raw = tf.Variable(_blob_mask(0.5, 0.4))
+  with tf.GradientTape() as tape:
+    total = tf.reduce_sum(orient(raw, tf.constant(-0.3)) * _blob_mask(1.0, 0.0))
+  np.testing.assert_allclose(tape.gradient(total, raw).numpy()[0, 16, 16, 0],
+                             1.0 / MIN_CONTRAST, rtol=1e-5)
+
+
 def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
   x = tf.random.stateless_uniform([3, 32, 32, 3], [3, 4], -1.0, 1.0)  # Odd: no tie.
   net = AttentionNet(width=8, polarity="border", polarity_vote=True)
@@ -408,14 +446,25 @@ def test_area_resize_is_tfs_area_resize_written_for_xla():
                                tf.image.resize(x, size, method="area").numpy(), atol=1e-6)
 
 
-def test_background_share_is_the_share_of_the_background_the_mask_covers():
+def test_covered_share_is_the_share_of_the_weighted_pixels_the_mask_covers():
   background = np.zeros([2, 8, 8, 1], np.float32)
   background[:, :4] = 1.0  # The top half is background.
   mask = np.zeros_like(background)
   mask[0, :2] = 1.0  # Image 0 covers half of it; image 1 only the rest of the image.
   mask[1, 4:] = 1.0
-  np.testing.assert_allclose(method.background_share(tf.constant(mask), tf.constant(background)),
+  np.testing.assert_allclose(method.covered_share(tf.constant(mask), tf.constant(background)),
                              (0.5 + 0.0) / 2, rtol=1e-5)
+  # The object prior's use: the share of the object pixels a mask leaves out, where an
+  # image with (almost) no object pixels weighs as if it had min_weight of its pixels.
+  objects = np.zeros_like(background)
+  objects[0, 4:] = 1.0  # Image 0: the bottom half is object; image 1: one pixel is.
+  objects[1, 7, 7] = 1.0
+  empty = np.zeros_like(background)  # Nothing masked: everything left out.
+  left_out = method.covered_share(1.0 - tf.constant(empty), tf.constant(objects),
+                                  min_weight=0.25)
+  np.testing.assert_allclose(left_out, (1.0 + 1.0 / 16) / 2, rtol=1e-5)
+  np.testing.assert_allclose(method.covered_share(1.0 - tf.constant(empty), tf.constant(objects)),
+                             1.0, rtol=1e-5)
 
 
 def _reference_guided_filter(mask, images, radius, eps):

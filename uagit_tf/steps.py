@@ -273,11 +273,13 @@ class TrainStep:
       losses[f"mask_mean_{d.source}"] = tf.reduce_mean(out["mask"])
       losses[f"mask_above_tau_{d.source}"] = tf.reduce_mean(
           method.hard_mask(out["mask"], loss_cfg.mask_threshold))
+      losses[f"mask_peak_{d.source}"] = tf.reduce_max(out["mask"])
     return losses
 
   def _mask_priors(self, out: dict) -> list[tuple[str, float, tf.Tensor]]:
     """(name, weight, value) of each mask prior with a weight > 0 (none is in the paper)."""
     mask, cfg = out["mask"], self.cfg.loss
+    likeness = functools.cache(lambda: method.background_likeness(out["source"]))
     priors = [
         # Cover no more than needed.
         ("mask_l1", cfg.lambda_mask, lambda: tf.reduce_mean(mask)),
@@ -295,7 +297,11 @@ class TrainStep:
         # Leave out what looks like the image's border: the share of the border-coloured
         # pixels the mask covers.
         ("mask_background", cfg.lambda_mask_background,
-         lambda: method.background_share(mask, method.background_likeness(out["source"]))),
+         lambda: method.covered_share(mask, likeness())),
+        # Take in what does not: the share of the other pixels the mask leaves out (an
+        # image without them, at least 1% of its pixels, is barely pulled).
+        ("mask_object", cfg.lambda_mask_object,
+         lambda: method.covered_share(1.0 - mask, 1.0 - likeness(), min_weight=0.01)),
     ]
     return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 

@@ -73,13 +73,17 @@ class MaskHealth:
   """Notices a direction's mask dying or covering everything during stage 1.
 
   Fed the losses at each summary step of stage 1, it returns a warning when a mask's mean
-  has stayed below `dead_mean` (the translation is the identity), or the share of pixels
-  above tau above `full_share` (it repaints everything, like a plain CycleGAN), for
-  `patience` summaries in a row; once per direction, kind and epoch.
+  has stayed below `dead_mean` (the translation is the identity), its peak below 0.5 (a
+  faint mask: nowhere more of the translation than of the input; a mean above
+  `dead_mean` can hide it), or the share of pixels above tau above `full_share` (it
+  repaints everything, like a plain CycleGAN), for `patience` summaries in a row; once
+  per direction, kind and epoch. (An image without an object has a faint mask too, but
+  rarely `patience` in a row.)
   """
 
   def __init__(self, dead_mean: float = 0.02, full_share: float = 0.95, patience: int = 3):
     self.dead_mean, self.full_share, self.patience = dead_mean, full_share, patience
+    self.faint_peak = 0.5
     self.streaks: dict[tuple[str, str], int] = {}
     self.warned: set[tuple[str, str, int]] = set()
 
@@ -88,17 +92,28 @@ class MaskHealth:
     for d in DIRECTIONS.values():
       mean = losses.get(f"mask_mean_{d.source}")
       share = losses.get(f"mask_above_tau_{d.source}")
+      peak = losses.get(f"mask_peak_{d.source}", 1.0)
       if mean is None or share is None:
         continue
-      for kind, bad in (("dead", mean < self.dead_mean), ("full", share > self.full_share)):
+      dead = mean < self.dead_mean
+      for kind, bad in (("dead", dead), ("faint", peak < self.faint_peak and not dead),
+                        ("full", share > self.full_share)):
         key = (d.name, kind)
         self.streaks[key] = self.streaks.get(key, 0) + 1 if bad else 0
         if self.streaks[key] >= self.patience and (*key, epoch) not in self.warned:
           self.warned.add((*key, epoch))
-          warnings.append(self._advice(d.name, kind, mean, share))
+          warnings.append(self._advice(d.name, kind, mean, share, peak))
     return warnings
 
-  def _advice(self, direction: str, kind: str, mean: float, share: float) -> str:
+  def _advice(self, direction: str, kind: str, mean: float, share: float,
+              peak: float) -> str:
+    if kind == "faint":
+      return (f"{direction}: the mask is faint (no pixel above {peak:.2f} for "
+              f"{self.patience} summaries): its translation is at most a blend with the "
+              "input. Try the defaults --lambda_mask_object="
+              f"{_DEFAULTS['lambda_mask_object']} (the pull onto the pixels not coloured "
+              f"like the border) and --lambda_mask_hard={_DEFAULTS['lambda_mask_hard']}, "
+              "or --attention_warmup_epochs=1 (the generators learn first).")
     if kind == "dead":
       return (f"{direction}: the mask has died (mean {mean:.3f} for {self.patience} summaries):"
               " its translation is the input unchanged. Try the default --cycle_object_weight="

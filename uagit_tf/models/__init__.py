@@ -64,7 +64,8 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
                           cfg.attention_polarity, refine, cfg.attention_refine_eps,
                           cfg.attention_polarity_vote, name=f"att_{d}") for d in DOMAINS}
          if cfg.attention else {})
-  disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, name=f"disc_{d}") for d in DOMAINS}
+  disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, cfg.disc_norm_first,
+                                 name=f"disc_{d}") for d in DOMAINS}
           if discriminators else {})
   x = tf.zeros([1, image_size, image_size, 3])
   for net in [*gen.values(), *att.values(), *disc.values()]:

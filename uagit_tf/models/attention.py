@@ -8,6 +8,9 @@ from uagit_tf.models import layers
 
 MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
 VOTE_MOMENTUM = 0.99  # Stage 1's polarity vote: a moving mean over about 100 steps.
+# `orient` passes this share of the gradient to the pixels below the border's level,
+# which its ReLU maps to 0: without it a mask that sank below there could not come back.
+BELOW_LEVEL_GRADIENT = 0.1
 
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
@@ -110,7 +113,9 @@ def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
   its polarity flips where the net selected the background (`vote` > 0, the net's polarity;
   without it, or while it is 0, where the mask's border is brighter than its mean); the
   border's level maps to 0; and its peak maps to 1, stretched by at most 1 / MIN_CONTRAST
-  (a faint partition is noise, not an object).
+  (a faint partition is noise, not an object). The pixels below the border's level come
+  out 0, as a ReLU's, but pass BELOW_LEVEL_GRADIENT of their gradient (in training, a
+  prior or D may raise them again).
 
   Inside `layers.shared_norm_statistics` (tiled inference) these come from the whole image.
   """
@@ -126,8 +131,10 @@ def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
 
   flip, level, contrast = layers.whole_image_statistics(statistics)
   mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
-  mask = tf.nn.relu(mask - level[:, None, None, None]) / contrast[:, None, None, None]
-  return tf.minimum(mask, 1.0)
+  rise = mask - level[:, None, None, None]
+  below = tf.minimum(rise, 0.0)  # 0 forward; its gradient, scaled, backward.
+  rise = tf.nn.relu(rise) + BELOW_LEVEL_GRADIENT * (below - tf.stop_gradient(below))
+  return tf.minimum(rise / contrast[:, None, None, None], 1.0)
 
 
 def polarity_margin(mask: tf.Tensor) -> tf.Tensor:
