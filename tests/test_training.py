@@ -36,7 +36,7 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   after1 = weights(step.nets)
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
-          "mask_mean_a", "mask_above_tau_b", "mask_peak_a", "mask_object_b"} <= set(losses)
+          "mask_mean_a", "mask_above_tau_b", "mask_above_half_a", "mask_object_b"} <= set(losses)
   changed = {k.split("/")[0] for k in before if not np.array_equal(before[k], after1[k])}
   assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
 
@@ -430,15 +430,19 @@ def test_mask_health_warns_about_a_faint_mask_whose_mean_looks_alive():
   health = MaskHealth(patience=3)
   # b2a's mask: a mean above the dead line, but no pixel above 0.5 (the held-out set's
   # dead nets: mean 0.02-0.07, every mask empty at 0.5).
-  faint_b = {"mask_mean_a": 0.2, "mask_above_tau_a": 0.3, "mask_peak_a": 1.0,
-             "mask_mean_b": 0.05, "mask_above_tau_b": 0.1, "mask_peak_b": 0.24}
+  faint_b = {"mask_mean_a": 0.2, "mask_above_tau_a": 0.3, "mask_above_half_a": 0.1,
+             "mask_mean_b": 0.05, "mask_above_tau_b": 0.1, "mask_above_half_b": 0.0}
   said = [health.update(faint_b, 0) for _ in range(3)]
   assert [len(s) for s in said] == [0, 0, 1]
-  assert "b2a: the mask is faint (no pixel above 0.24" in said[2][0]
+  assert "b2a: the mask is faint (0.00% of pixels above 0.5" in said[2][0]
   assert f"--lambda_mask_object={config.flat(config.Config())['lambda_mask_object']}" in said[2][0]
-  # A dead mask is said to be dead, not also faint; no peak logged: nothing said of it.
+  # A dead mask is said to be dead, not also faint.
   dead = {**faint_b, "mask_mean_b": 0.01}
   assert [len(health.update(dead, 1)) for _ in range(3)] == [0, 0, 1]
   assert all("faint" not in w for w in health.update(dead, 2) + health.update(dead, 2))
-  no_peak = {k: v for k, v in faint_b.items() if k != "mask_peak_b"}
-  assert [health.update(no_peak, 3) for _ in range(4)] == [[], [], [], []]
+  # A small object (0.2% of the pixels above 0.5) is not faint; nor is a mask whose share
+  # is not logged.
+  small = {**faint_b, "mask_above_half_b": 0.002}
+  assert [health.update(small, 3) for _ in range(4)] == [[], [], [], []]
+  unlogged = {k: v for k, v in faint_b.items() if k != "mask_above_half_b"}
+  assert [health.update(unlogged, 4) for _ in range(4)] == [[], [], [], []]

@@ -273,7 +273,7 @@ class TrainStep:
       losses[f"mask_mean_{d.source}"] = tf.reduce_mean(out["mask"])
       losses[f"mask_above_tau_{d.source}"] = tf.reduce_mean(
           method.hard_mask(out["mask"], loss_cfg.mask_threshold))
-      losses[f"mask_peak_{d.source}"] = tf.reduce_max(out["mask"])
+      losses[f"mask_above_half_{d.source}"] = tf.reduce_mean(method.hard_mask(out["mask"], 0.5))
     return losses
 
   def _mask_priors(self, out: dict) -> list[tuple[str, float, tf.Tensor]]:

@@ -73,9 +73,9 @@ class MaskHealth:
   """Notices a direction's mask dying or covering everything during stage 1.
 
   Fed the losses at each summary step of stage 1, it returns a warning when a mask's mean
-  has stayed below `dead_mean` (the translation is the identity), its peak below 0.5 (a
-  faint mask: nowhere more of the translation than of the input; a mean above
-  `dead_mean` can hide it), or the share of pixels above tau above `full_share` (it
+  has stayed below `dead_mean` (the translation is the identity), its share of pixels
+  above 0.5 below `faint_share` (a faint mask: almost nowhere more of the translation
+  than of the input; a mean above `dead_mean` can hide it), or the share of pixels above tau above `full_share` (it
   repaints everything, like a plain CycleGAN), for `patience` summaries in a row; once
   per direction, kind and epoch. (An image without an object has a faint mask too, but
   rarely `patience` in a row.)
@@ -83,7 +83,7 @@ class MaskHealth:
 
   def __init__(self, dead_mean: float = 0.02, full_share: float = 0.95, patience: int = 3):
     self.dead_mean, self.full_share, self.patience = dead_mean, full_share, patience
-    self.faint_peak = 0.5
+    self.faint_share = 0.001
     self.streaks: dict[tuple[str, str], int] = {}
     self.warned: set[tuple[str, str, int]] = set()
 
@@ -92,23 +92,23 @@ class MaskHealth:
     for d in DIRECTIONS.values():
       mean = losses.get(f"mask_mean_{d.source}")
       share = losses.get(f"mask_above_tau_{d.source}")
-      peak = losses.get(f"mask_peak_{d.source}", 1.0)
+      half = losses.get(f"mask_above_half_{d.source}", 1.0)
       if mean is None or share is None:
         continue
       dead = mean < self.dead_mean
-      for kind, bad in (("dead", dead), ("faint", peak < self.faint_peak and not dead),
+      for kind, bad in (("dead", dead), ("faint", half < self.faint_share and not dead),
                         ("full", share > self.full_share)):
         key = (d.name, kind)
         self.streaks[key] = self.streaks.get(key, 0) + 1 if bad else 0
         if self.streaks[key] >= self.patience and (*key, epoch) not in self.warned:
           self.warned.add((*key, epoch))
-          warnings.append(self._advice(d.name, kind, mean, share, peak))
+          warnings.append(self._advice(d.name, kind, mean, share, half))
     return warnings
 
   def _advice(self, direction: str, kind: str, mean: float, share: float,
-              peak: float) -> str:
+              half: float) -> str:
     if kind == "faint":
-      return (f"{direction}: the mask is faint (no pixel above {peak:.2f} for "
+      return (f"{direction}: the mask is faint ({100 * half:.2f}% of pixels above 0.5 for "
               f"{self.patience} summaries): its translation is at most a blend with the "
               "input. Try the defaults --lambda_mask_object="
               f"{_DEFAULTS['lambda_mask_object']} (the pull onto the pixels not coloured "
