@@ -25,6 +25,12 @@ def test_defaults_are_the_papers_settings():
   assert config.preset("demo").loss.lambda_mask_hard == 0.0
   # One polarity per attention net, voted in stage 1 (a workdir from before: per image).
   assert cfg.model.attention_polarity_vote and config.LEGACY_VALUES["attention_polarity_vote"] is False
+  # Each image votes by the mask's level on the border's colours against the others' (a
+  # workdir from before: border ring against mean).
+  assert cfg.model.attention_polarity_ballot == "colour"
+  assert config.LEGACY_VALUES["attention_polarity_ballot"] == "border"
+  with pytest.raises(ValueError, match="attention_polarity_ballot"):
+    config.preset("tiny", attention_polarity_ballot="ring")
   # The masks pulled onto what is not coloured like the border (a workdir from before:
   # not); D normalises after its first conv as the authors' did (an option turns it off).
   assert cfg.loss.lambda_mask_object == 0.5 and config.preset("demo").loss.lambda_mask_object == 0

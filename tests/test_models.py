@@ -11,8 +11,8 @@ from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
 from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, MIN_CONTRAST, VOTE_MOMENTUM,
-                                       AttentionNet, border_mean, guided_filter, orient,
-                                       polarity_margin)
+                                       AttentionNet, border_mean, colour_margin, guided_filter,
+                                       orient, polarity_margin)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -355,6 +355,34 @@ def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
     plain(x)
     plain.update_vote(x)
     assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
+
+
+def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
+  # A net that selects its object (0.7 on the 8x8 square, 0.5 elsewhere) but whose
+  # padding brightens a 2-px ring at the image's edge to 0.65, as the held-out set's A
+  # net's did: the ring outweighs the small object in the border ballot, which would
+  # invert the mask; the colour ballot compares the object's pixels with the others.
+  mask = np.where(_blob_mask(1.0, 0.0).numpy() > 0.5, 0.7, 0.5)
+  mask[:, :2], mask[:, -2:], mask[:, :, :2], mask[:, :, -2:] = 0.65, 0.65, 0.65, 0.65
+  mask = tf.constant(mask, tf.float32)
+  likeness = 1.0 - _blob_mask(1.0, 0.0)  # The square's colour is not the border's.
+  assert float(polarity_margin(mask)[0]) > 0
+  ring_share = (32 * 32 - 28 * 28) / (32 * 32 - 64)
+  expected = 0.5 + 0.15 * ring_share - 0.7
+  np.testing.assert_allclose(colour_margin(mask, likeness).numpy(), [expected], rtol=1e-4)
+  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net.raw_mask = lambda images: mask  # The ballot, on this mask.
+  images = tf.zeros([1, 32, 32, 3])
+  net.update_vote(images)
+  assert float(net.vote) == pytest.approx(1 - VOTE_MOMENTUM)  # Border: flip.
+  net.vote.assign(0.0)
+  net.update_vote(images, likeness)
+  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM))  # Colour: keep.
+  # An image all in the border's colours (no object) abstains; with no voter the vote stays.
+  net.update_vote(tf.concat([images, images], 0), tf.concat([likeness, tf.ones_like(likeness)], 0))
+  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
+  net.update_vote(images, tf.ones_like(likeness))
+  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
 
 
 def test_border_mean_is_the_mean_over_a_ring_one_sixteenth_wide():

@@ -14,7 +14,8 @@ from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.method import background_likeness
-from uagit_tf.models.attention import VOTE_MOMENTUM, polarity_margin
+from uagit_tf.models.attention import (MIN_OBJECT_SHARE, VOTE_MOMENTUM, colour_margin,
+                                       polarity_margin)
 from uagit_tf.steps import Stage, TrainStep
 
 
@@ -36,7 +37,8 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   after1 = weights(step.nets)
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
-          "mask_mean_a", "mask_above_tau_b", "mask_above_half_a", "mask_object_b"} <= set(losses)
+          "mask_mean_a", "mask_above_tau_b", "mask_above_half_a", "mask_object_b",
+          "mask_vote_b"} <= set(losses)
   changed = {k.split("/")[0] for k in before if not np.array_equal(before[k], after1[k])}
   assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
 
@@ -59,20 +61,28 @@ def test_two_steps_of_each_stage_update_the_right_networks():
 
 
 def test_stage_one_steps_vote_each_attention_nets_polarity():
-  cfg = tiny()
-  step, data = TrainStep(cfg), batches(cfg)
-  (a, b), votes = data[0], lambda: {d: float(net.vote) for d, net in step.nets.att.items()}
-  step.run(a, b, Stage.WARMUP)  # The attention nets are held: no vote.
-  assert votes() == {"a": 0.0, "b": 0.0}
-  # One image per batch: its polarity sign, before the step's update, is the ballot.
-  ballots = {d: float(np.sign(polarity_margin(net.raw_mask(x)).numpy()[0]))
-             for (d, net), x in zip(step.nets.att.items(), (a, b))}
-  step.run(a, b, Stage.ATTENTION)
-  assert votes() == pytest.approx({d: (1 - VOTE_MOMENTUM) * v for d, v in ballots.items()})
-  assert all(ballots.values())
-  voted = votes()
-  step.run(a, b, Stage.MASKED)  # Frozen with the attention nets.
-  assert votes() == voted
+  for ballot in ("colour", "border"):
+    cfg = tiny(attention_polarity_ballot=ballot)
+    step, data = TrainStep(cfg), batches(cfg)
+    (a, b), votes = data[0], lambda: {d: float(net.vote) for d, net in step.nets.att.items()}
+    step.run(a, b, Stage.WARMUP)  # The attention nets are held: no vote.
+    assert votes() == {"a": 0.0, "b": 0.0}
+    # One image per batch: its ballot, before the step's update, moves the vote.
+    def margin(net, x):
+      if ballot == "border":
+        return polarity_margin(net.raw_mask(x))
+      likeness = background_likeness(x)
+      assert np.mean(1.0 - likeness.numpy()) > MIN_OBJECT_SHARE  # It has an object: it votes.
+      return colour_margin(net.raw_mask(x), likeness)
+    ballots = {d: float(np.sign(margin(net, x).numpy()[0]))
+               for (d, net), x in zip(step.nets.att.items(), (a, b))}
+    losses = step.run(a, b, Stage.ATTENTION)
+    assert votes() == pytest.approx({d: (1 - VOTE_MOMENTUM) * v for d, v in ballots.items()})
+    assert all(ballots.values())
+    assert {d: float(losses[f"mask_vote_{d}"]) for d in "ab"} == pytest.approx(votes())
+    voted = votes()
+    step.run(a, b, Stage.MASKED)  # Frozen with the attention nets.
+    assert votes() == voted
   # Off: per image, as before the vote existed; the nets hold no vote.
   assert all(net.vote is None for net in TrainStep(tiny(attention_polarity_vote=False)).nets.att.values())
 
@@ -363,6 +373,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   step = TrainStep(cfg)
   stage1, stage2 = step.plan(Stage.ATTENTION), step.plan(Stage.MASKED)
   likeness = background_likeness(a).numpy()
+  of_a = lambda: background_likeness(a)  # What `shown` takes: the likeness, when needed.
   shown = np.clip((0.8 - likeness) / 0.4, 0.0, 1.0)
   # Some pixels of this batch lie on the ramp, some below it and some above it.
   assert (likeness < 0.4).any() and (likeness > 0.8).any()
@@ -370,11 +381,11 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   # A mask on the left half of each image, above disc_show_mask_above=0.5 there.
   left = np.zeros(a.shape[:3] + (1,), np.float32)
   left[:, :, : a.shape[2] // 2] = 0.6
-  np.testing.assert_allclose(step.shown(a, left, stage1).numpy(), shown, atol=1e-6)
+  np.testing.assert_allclose(step.shown(of_a, left, stage1).numpy(), shown, atol=1e-6)
   # Stage 2 (masks frozen) also shows every pixel its own mask puts above 0.5, hidden
   # background colours or not; here some are.
   assert (shown[:, :, : a.shape[2] // 2] < 0.5).any()
-  np.testing.assert_allclose(step.shown(a, left, stage2).numpy(),
+  np.testing.assert_allclose(step.shown(of_a, left, stage2).numpy(),
                              np.maximum(shown, left > 0.5), atol=1e-6)
   # A config.json from before the ramp (no disc_hide_start / _end) hides 1 - b as it did,
   # and one from before disc_show_mask_above hides by colour alone in stage 2 too.
@@ -382,7 +393,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
       k: config.LEGACY_VALUES[k]
       for k in ("disc_hide_start", "disc_hide_end", "disc_show_mask_above")}))
   for plan in (stage1, stage2):
-    np.testing.assert_allclose(legacy.shown(a, left, plan).numpy(), 1.0 - likeness, atol=1e-6)
+    np.testing.assert_allclose(legacy.shown(of_a, left, plan).numpy(), 1.0 - likeness, atol=1e-6)
   for plan in (stage1, stage2):
     out = step.direction(a, DIRECTIONS["a2b"], plan)
     # The fake D judges (and the pool keeps) is s' times 1 - b of its *source*: painting
@@ -399,7 +410,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   assert np.abs(step.direction(flat, DIRECTIONS["a2b"], stage1)["judged"].numpy()).max() < 1e-3
   # The plain CycleGAN sees whole images whatever the flag says.
   plain = TrainStep(tiny(attention=False, disc_hide_background=True))
-  assert plain.shown(a, left, stage2) == 1.0
+  assert plain.shown(of_a, left, stage2) == 1.0
 
 
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():

@@ -21,6 +21,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard")
 ATTENTION_POLARITIES = ("border", "free")
+POLARITY_BALLOTS = ("colour", "border")
 STAGE2_FAKES = ("composite", "generated")
 STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole", "masked_and_salient")
 CONFIG_FILE = "config.json"
@@ -53,6 +54,7 @@ class ModelConfig:
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ATTENTION_POLARITIES)
   attention_polarity_vote: bool = _f(True, "border: one polarity per net, voted by its images in stage 1.")
+  attention_polarity_ballot: str = _f("colour", "An image's vote: mask on border colours vs others, or border vs mean.", POLARITY_BALLOTS)
   attention_refine_radius: float = _f(0.125, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
@@ -69,6 +71,8 @@ class ModelConfig:
     _check(1 <= self.disc_layers <= 5, f"disc_layers must be in [1, 5], got {self.disc_layers}")
     _check(self.attention_decoder_kernel in (1, 3), "attention_decoder_kernel must be 1 or 3, "
            f"got {self.attention_decoder_kernel}")
+    _check(self.attention_polarity_ballot in POLARITY_BALLOTS, "attention_polarity_ballot must "
+           f"be one of {POLARITY_BALLOTS}, got {self.attention_polarity_ballot!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +204,7 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
-                 "attention_polarity_vote": False,
+                 "attention_polarity_vote": False, "attention_polarity_ballot": "border",
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_hard": 0.0,

@@ -17,6 +17,7 @@ global batch, so N replicas train as one device would at the same global batch.
 import dataclasses
 import enum
 import functools
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -141,12 +142,12 @@ class TrainStep:
     # apart, earns nothing there), and whole (an object part left outside the mask is
     # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
     # and the plain CycleGAN show whole images. The attention nets train in stage 1.
-    attention = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
+    attention_nets = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
     masked = {"whole": "no", "masked": "soft", "masked_learned": "learned",
               "masked_and_whole": "learned_and_whole",
               "masked_and_salient": "learned_and_salient"}[
         self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
-    return StagePlan(trained=generators + attention, fake="translated", masked=masked,
+    return StagePlan(trained=generators + attention_nets, fake="translated", masked=masked,
                      disc_norm=True)
 
   def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
@@ -164,10 +165,11 @@ class TrainStep:
       return tf.concat([images * masks, images * (1.0 - method.background_likeness(images))], axis=0)
     return images
 
-  def shown(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor | float:
+  def shown(self, likeness: Callable[[], tf.Tensor], masks: tf.Tensor,
+            plan: StagePlan) -> tf.Tensor | float:
     """How much of each pixel a discriminator sees, [B, H, W, 1] or 1: with
-    --disc_hide_background, 1 where the background likeness b of `images` (the reals, or
-    the fakes' sources) is at most disc_hide_start, 0 where it reaches disc_hide_end,
+    --disc_hide_background, 1 where the background likeness b (`likeness()`, of the reals,
+    or of the fakes' sources) is at most disc_hide_start, 0 where it reaches disc_hide_end,
     linear between. A fake is shown where its source was not border-coloured, so a
     repainted background earns nothing (nor does covering it), and an object painted in
     the background's colours is still seen. The ramp leaves an object's pixels that merely
@@ -179,27 +181,32 @@ class TrainStep:
     cfg = self.cfg.loss
     if not (cfg.disc_hide_background and self.nets.att):
       return 1.0
-    likeness = method.background_likeness(images)
-    shown = 1.0 - tf.clip_by_value((likeness - cfg.disc_hide_start)
+    shown = 1.0 - tf.clip_by_value((likeness() - cfg.disc_hide_start)
                                    / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
     if plan.masked == "hard":
       shown = tf.maximum(shown, method.hard_mask(tf.cast(masks, shown.dtype),
                                                  cfg.disc_show_mask_above))
     return shown
 
-  def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan) -> dict:
-    """One direction forward and back, what D_target judges of it, and its loss terms."""
+  def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan,
+                likeness: Callable[[], tf.Tensor] | None = None) -> dict:
+    """One direction forward and back, what D_target judges of it, and its loss terms.
+
+    `likeness`: a callable giving `method.background_likeness(real)`, computed once
+    where several parts of the step use it (default: computed here when needed)."""
+    likeness = likeness or functools.cache(functools.partial(method.background_likeness, real))
     forward, backward = method.cycle(real, self.nets, direction)
     mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
-    shown = self.shown(real, forward["mask"], plan)
+    shown = self.shown(likeness, forward["mask"], plan)
     fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
-        "source": real, "shown": shown, "mask": mask, "fake": fake, "judged": judged,
+        "source": real, "likeness": likeness, "shown": shown, "mask": mask, "fake": fake,
+        "judged": judged,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -220,13 +227,20 @@ class TrainStep:
     """
     plan, loss_cfg = self.plan(stage), self.cfg.loss
     real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
+    # Each domain's background likeness, computed once in the step if at all.
+    likeness = {d: functools.cache(functools.partial(method.background_likeness, real[d]))
+                for d in DOMAINS}
     losses = {}
     if plan.trains_attention:  # Each net's polarity, voted by its domain's images.
+      colour = self.cfg.model.attention_polarity_ballot == "colour"
       for d, net in self.nets.att.items():
-        net.update_vote(real[d])
+        net.update_vote(real[d], likeness[d]() if colour and net.vote is not None else None)
+        if net.vote is not None:
+          losses[f"mask_vote_{d}"] = tf.identity(net.vote)  # > 0: masks inverted.
 
     with tf.GradientTape() as tape:
-      outs = {d: self.direction(real[d.source], d, plan) for d in DIRECTIONS.values()}
+      outs = {d: self.direction(real[d.source], d, plan, likeness[d.source])
+              for d in DIRECTIONS.values()}
       gen_loss = 0.0
       for d, out in outs.items():
         gen_loss += out["adv"] + loss_cfg.lambda_cyc * out["cyc"]
@@ -278,8 +292,7 @@ class TrainStep:
 
   def _mask_priors(self, out: dict) -> list[tuple[str, float, tf.Tensor]]:
     """(name, weight, value) of each mask prior with a weight > 0 (none is in the paper)."""
-    mask, cfg = out["mask"], self.cfg.loss
-    likeness = functools.cache(lambda: method.background_likeness(out["source"]))
+    mask, cfg, likeness = out["mask"], self.cfg.loss, out["likeness"]
     priors = [
         # Cover no more than needed.
         ("mask_l1", cfg.lambda_mask, lambda: tf.reduce_mean(mask)),

@@ -8,6 +8,9 @@ from uagit_tf.models import layers
 
 MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
 VOTE_MOMENTUM = 0.99  # Stage 1's polarity vote: a moving mean over about 100 steps.
+# In the colour ballot, an image with less than this share of pixels unlike its border
+# (no object) abstains.
+MIN_OBJECT_SHARE = 0.01
 # `orient` passes this share of the gradient to the pixels below the border's level,
 # which its ReLU maps to 0: without it a mask that sank below there could not come back.
 BELOW_LEVEL_GRADIENT = 0.1
@@ -79,16 +82,35 @@ class AttentionNet(keras.Model):
       x = layer(x)
     return tf.sigmoid(x)
 
-  def update_vote(self, images) -> None:
+  def update_vote(self, images, likeness=None) -> None:
     """Moves `vote` toward the mean polarity sign of `images` (a replica's share of a
-    training batch; the replicas' means are averaged). Stage 1 calls it before each step."""
+    training batch; the ballots of every replica count alike). Stage 1 calls it before
+    each step.
+
+    Without `likeness` each image's ballot is the sign of its `polarity_margin` (border
+    against mean). With `likeness` ([B, H, W, 1], `method.background_likeness` of
+    `images`) it is the sign of its `colour_margin`, and an image with under
+    MIN_OBJECT_SHARE of pixels not coloured like its border abstains; where every image
+    abstains the vote stays. The border ballot reads the ring, which the net's padding
+    shapes, against a mean that a large mid-level background dominates: a net that is
+    brighter on its objects can still lose the ballot and have its masks inverted.
+    """
     if self.vote is None:
       return
-    ballot = tf.reduce_mean(tf.sign(tf.cast(polarity_margin(self.raw_mask(images)),
-                                            tf.float32)))
-    ballot = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN,
-                                                            ballot)
-    self.vote.assign(VOTE_MOMENTUM * self.vote + (1.0 - VOTE_MOMENTUM) * ballot)
+    mask = self.raw_mask(images)
+    if likeness is None:
+      margin, voters = polarity_margin(mask), tf.ones([tf.shape(mask)[0]])
+    else:
+      likeness = tf.cast(likeness, tf.float32)
+      margin = colour_margin(mask, likeness)
+      voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+                       tf.float32)
+    yes, count = tf.unstack(tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM,
+        tf.stack([tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
+                  tf.reduce_sum(voters)])))
+    moved = VOTE_MOMENTUM * self.vote + (1.0 - VOTE_MOMENTUM) * yes / tf.maximum(count, 1.0)
+    self.vote.assign(tf.where(count > 0, moved, self.vote))
 
   def without_refinement(self) -> "AttentionNet":
     """This net (the same weights, copied) with the guided filter left out; itself if it
@@ -140,6 +162,16 @@ def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
 def polarity_margin(mask: tf.Tensor) -> tf.Tensor:
   """[B]: each mask's border mean less its mean; `orient` flips the masks where it is > 0."""
   return border_mean(mask) - tf.reduce_mean(mask, axis=[1, 2, 3])
+
+
+def colour_margin(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
+  """[B]: each mask's mean over the pixels coloured like its image's border (weights
+  `likeness`, [B, H, W, 1] in [0, 1]) less its mean over the others (weights
+  1 - likeness). > 0: the mask is brighter on the background's colours."""
+  def weighted_mean(weights):
+    return (tf.reduce_sum(mask * weights, axis=[1, 2, 3])
+            / (tf.reduce_sum(weights, axis=[1, 2, 3]) + 1e-6))
+  return weighted_mean(likeness) - weighted_mean(1.0 - likeness)
 
 
 def border_mean(mask: tf.Tensor) -> tf.Tensor:
