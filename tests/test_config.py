@@ -28,6 +28,9 @@ def test_defaults_are_the_papers_settings():
   # Each image votes by the mask's level on the border's colours against the others' (a
   # workdir from before: border ring against mean).
   assert cfg.model.attention_polarity_ballot == "colour"
+  # The raw mask's border ring held at its background's level (before: not).
+  assert cfg.loss.lambda_mask_ring == 1.0 and config.LEGACY_VALUES["lambda_mask_ring"] == 0
+  assert config.preset("paper").loss.lambda_mask_ring == config.preset("demo").loss.lambda_mask_ring == 0
   assert config.LEGACY_VALUES["attention_polarity_ballot"] == "border"
   with pytest.raises(ValueError, match="attention_polarity_ballot"):
     config.preset("tiny", attention_polarity_ballot="ring")

@@ -11,8 +11,8 @@ from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
 from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, MIN_CONTRAST, VOTE_MOMENTUM,
-                                       AttentionNet, border_mean, colour_margin, guided_filter,
-                                       orient, polarity_margin)
+                                       AttentionNet, border_mean, border_ring, colour_margin,
+                                       guided_filter, orient, polarity_margin, ring_gap)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -383,6 +383,40 @@ def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
   assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
   net.update_vote(images, tf.ones_like(likeness))
   assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
+
+
+def test_ring_gap_holds_the_ring_at_the_backgrounds_level():
+  # The held-out set's A net (the vote inverts its masks): object 0.02, background 0.78,
+  # but a 2-px ring at 0.17. Inverted, the ring sets the level at 0.83, the object (0.98)
+  # barely clears it and comes out faint.
+  inside = _blob_mask(1.0, 0.0).numpy() > 0.5
+  ring = border_ring(tf.zeros([1, 32, 32, 1])).numpy() > 0.5
+  assert ring.sum() == 32 * 32 - 28 * 28  # 32 // 16 = 2 px wide.
+  raw = tf.constant(np.where(inside, 0.02, np.where(ring, 0.17, 0.78)), tf.float32)
+  likeness = 1.0 - _blob_mask(1.0, 0.0)
+  np.testing.assert_allclose(orient(raw, tf.constant(0.5)).numpy()[0, 16, 16, 0],
+                             (0.98 - 0.83) / MIN_CONTRAST, rtol=1e-4)
+  with tf.GradientTape() as tape:
+    tape.watch(raw)
+    gap = ring_gap(raw, likeness)
+  np.testing.assert_allclose(gap.numpy(), [0.78 - 0.17], rtol=1e-4)
+  # Only the ring is pulled (up, to the background's level); the inside is the target.
+  grad = tape.gradient(gap, raw).numpy()
+  assert (grad[ring] < 0).all() and (grad[~ring] == 0).all()
+  # At the background's level the ring costs nothing, and the object is whole again.
+  level = tf.constant(np.where(inside, 0.02, 0.78), tf.float32)
+  np.testing.assert_allclose(ring_gap(level, likeness).numpy(), [0.0], atol=1e-5)
+  np.testing.assert_allclose(orient(level, tf.constant(0.5)).numpy()[0, 16, 16, 0], 1.0, rtol=1e-4)
+  # An object cut by the frame (its colours not the border's) is not pulled down with it.
+  cut = np.zeros([1, 32, 32, 1], bool)
+  cut[:, 0:2, 12:20] = True
+  with tf.GradientTape() as tape:
+    framed = tf.constant(np.where(cut, 0.9, raw.numpy()), tf.float32)
+    tape.watch(framed)
+    gap = ring_gap(framed, tf.constant(np.where(cut, 0.0, likeness.numpy()), tf.float32))
+  np.testing.assert_allclose(gap.numpy(), [0.78 - 0.17], rtol=1e-4)
+  grad = tape.gradient(gap, framed).numpy()
+  assert (grad[cut] == 0).all() and (grad[ring & ~cut] < 0).all()
 
 
 def test_border_mean_is_the_mean_over_a_ring_one_sixteenth_wide():

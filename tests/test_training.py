@@ -38,7 +38,7 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
           "mask_mean_a", "mask_above_tau_b", "mask_above_half_a", "mask_object_b",
-          "mask_vote_b"} <= set(losses)
+          "mask_ring_a", "mask_vote_b"} <= set(losses)
   changed = {k.split("/")[0] for k in before if not np.array_equal(before[k], after1[k])}
   assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
 
@@ -447,6 +447,7 @@ def test_mask_health_warns_about_a_faint_mask_whose_mean_looks_alive():
   assert [len(s) for s in said] == [0, 0, 1]
   assert "b2a: the mask is faint (0.00% of pixels above 0.5" in said[2][0]
   assert f"--lambda_mask_object={config.flat(config.Config())['lambda_mask_object']}" in said[2][0]
+  assert "--lambda_mask_ring=1.0" in said[2][0]
   # A dead mask is said to be dead, not also faint.
   dead = {**faint_b, "mask_mean_b": 0.01}
   assert [len(health.update(dead, 1)) for _ in range(3)] == [0, 0, 1]

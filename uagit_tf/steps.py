@@ -27,6 +27,7 @@ from uagit_tf import distribute
 from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
+from uagit_tf.models import attention
 from uagit_tf.models import build_networks
 from uagit_tf.pool import ImagePool
 
@@ -196,6 +197,7 @@ class TrainStep:
     where several parts of the step use it (default: computed here when needed)."""
     likeness = likeness or functools.cache(functools.partial(method.background_likeness, real))
     forward, backward = method.cycle(real, self.nets, direction)
+    att = self.nets.att.get(direction.source)
     mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
@@ -207,6 +209,8 @@ class TrainStep:
     return {
         "source": real, "likeness": likeness, "shown": shown, "mask": mask, "fake": fake,
         "judged": judged,
+        # The source's attention net before `orient`, computed if a prior asks for it.
+        "raw_mask": functools.cache(lambda: att.raw_mask(real)) if att else None,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -315,6 +319,9 @@ class TrainStep:
         # image without them, at least 1% of its pixels, is barely pulled).
         ("mask_object", cfg.lambda_mask_object,
          lambda: method.covered_share(1.0 - mask, 1.0 - likeness(), min_weight=0.01)),
+        # The net's border ring at its background's level, where `orient` reads it.
+        ("mask_ring", cfg.lambda_mask_ring,
+         lambda: tf.reduce_mean(attention.ring_gap(out["raw_mask"](), likeness()))),
     ]
     return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 

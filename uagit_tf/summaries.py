@@ -112,8 +112,10 @@ class MaskHealth:
               f"{self.patience} summaries): its translation is at most a blend with the "
               "input. Try the defaults --lambda_mask_object="
               f"{_DEFAULTS['lambda_mask_object']} (the pull onto the pixels not coloured "
-              f"like the border) and --lambda_mask_hard={_DEFAULTS['lambda_mask_hard']}, "
-              "or --attention_warmup_epochs=1 (the generators learn first).")
+              f"like the border), --lambda_mask_ring={_DEFAULTS['lambda_mask_ring']} (the "
+              "border ring held at the background's level) and --lambda_mask_hard="
+              f"{_DEFAULTS['lambda_mask_hard']}, or --attention_warmup_epochs=1 (the "
+              "generators learn first).")
     if kind == "dead":
       return (f"{direction}: the mask has died (mean {mean:.3f} for {self.patience} summaries):"
               " its translation is the input unchanged. Try the default --cycle_object_weight="

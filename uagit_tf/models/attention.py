@@ -176,11 +176,32 @@ def colour_margin(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
 
 def border_mean(mask: tf.Tensor) -> tf.Tensor:
   """[B]: each mask's mean over a ring 1/16 of its size wide (at least 1 pixel)."""
+  ring = border_ring(mask)
+  return tf.reduce_sum(mask * ring, axis=[1, 2, 3]) / tf.reduce_sum(ring)
+
+
+def border_ring(mask: tf.Tensor) -> tf.Tensor:
+  """[1, H, W, 1]: 1 on the ring `border_mean` reads, 0 inside it."""
   h, w = tf.shape(mask)[1], tf.shape(mask)[2]
   bh, bw = tf.maximum(1, h // 16), tf.maximum(1, w // 16)
-  ring = tf.pad(tf.zeros([h - 2 * bh, w - 2 * bw], mask.dtype), [[bh, bh], [bw, bw]],
-                 constant_values=1.0)[None, :, :, None]
-  return tf.reduce_sum(mask * ring, axis=[1, 2, 3]) / tf.reduce_sum(ring)
+  return tf.pad(tf.zeros([h - 2 * bh, w - 2 * bw], mask.dtype), [[bh, bh], [bw, bw]],
+                constant_values=1.0)[None, :, :, None]
+
+
+def ring_gap(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
+  """[B]: |the mask's mean on the border ring - its mean inside the ring|, both over the
+  pixels coloured like the border (weights `likeness`, [B, H, W, 1] in [0, 1]); only the
+  ring side passes gradient. `orient` takes the ring's level as the background's: a net
+  that makes its ring unlike its background (it can tell the image's edge from its
+  padding) moves that level, and the object sinks below it (docs/method.md). An object
+  cut by the frame is left out of both means as far as its colours are."""
+  ring = border_ring(mask)
+  likeness = tf.cast(likeness, mask.dtype)
+  def weighted_mean(region):
+    weights = likeness * region
+    return (tf.reduce_sum(mask * weights, axis=[1, 2, 3])
+            / (tf.reduce_sum(weights, axis=[1, 2, 3]) + 1e-6))
+  return tf.abs(weighted_mean(ring) - tf.stop_gradient(weighted_mean(1.0 - ring)))
 
 
 def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -> tf.Tensor:
