@@ -351,10 +351,12 @@ def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, pr
 
 
 def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
-  cfg = tiny()
+  cfg = tiny(lambda_mask_ring=0.0)  # A 6x1 mask has no border ring.
   step = TrainStep(cfg)
   mask = tf.constant([0.0, 0.05, 0.1, 0.3, 0.9, 1.0])[None, :, None, None]
-  out = {"mask": mask, "source": tf.zeros([1, 6, 1, 3]), "back_mask": mask}
+  source = tf.zeros([1, 6, 1, 3])
+  out = {"mask": mask, "source": source, "back_mask": mask,
+         "likeness": lambda: background_likeness(source)}  # As `direction` gives it.
   prior = dict((name, value) for name, _, value in step._mask_priors(out))["mask_hard"]
   # Pixels at or below tau = 0.1 are pulled to 0, those above it to 1.
   assert float(prior) == pytest.approx((0.0 + 0.05 + 0.1 + 0.7 + 0.1 + 0.0) / 6)
