@@ -106,6 +106,7 @@ class ScheduleConfig:
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
   attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
+  attention_keep_best: float = _f(0.1, "Stage 2 takes back an attention net whose stage-1 mask health fell more than this below its best; 0: off (not in the paper).")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
   decay_epoch: int = _f(50, "LR constant before this epoch, then linear to 0.")
@@ -120,6 +121,8 @@ class ScheduleConfig:
     _check(0 <= self.attention_warmup_epochs <= self.attention_epochs,
            f"attention_warmup_epochs must be in [0, attention_epochs={self.attention_epochs}], "
            f"got {self.attention_warmup_epochs}")
+    _check(self.attention_keep_best >= 0,
+           f"attention_keep_best must be >= 0, got {self.attention_keep_best}")
     _check(0 <= self.decay_epoch <= self.epochs,
            f"decay_epoch must be in [0, epochs={self.epochs}], got {self.decay_epoch}")
     _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
@@ -211,7 +214,7 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "lambda_mask_hard": 0.0,
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
                  "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0,
-                 "cycle_object_weight": 1.0,
+                 "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
                  "disc_background_swap": 0.0, "disc_hide_background": False,
                  "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
                  "stage1_disc_input": "whole",
@@ -273,7 +276,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
               "lambda_mask_background": 0.0, "lambda_mask_object": 0.0,
-              "lambda_mask_ring": 0.0, "cycle_object_weight": 1.0,
+              "lambda_mask_ring": 0.0, "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
               "disc_hide_background": False, "lambda_mask_hard": 0.0, "attention_epochs": 30},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
@@ -287,7 +290,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
              "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
-             "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0,
+             "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "attention_keep_best": 0.0,
              "cycle_object_weight": 1.0, "disc_hide_background": False,
              "lambda_mask_hard": 0.0, "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
+from uagit_tf import keeper as keeper_lib
 from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
@@ -88,6 +89,9 @@ class TrainStep:
       # float16 only, but always checkpointed so --mixed_precision may change on resume.
       self.loss_scales = {g: precision.LossScale(name=f"loss_scale_{g}")
                           for g in ("gen", "disc")}
+      # Stage 1's best attention nets, for stage 2 (--attention_keep_best).
+      self.keeper = (keeper_lib.AttentionKeeper(self.nets.att, sched.attention_keep_best)
+                     if self.nets.att and sched.attention_keep_best > 0 else None)
     self._traced = {}
 
   def checkpointables(self) -> dict[str, tf.Module]:
@@ -95,7 +99,8 @@ class TrainStep:
     return {**self.nets.checkpointables(),
             **{f"opt_{k}": v for k, v in self.optimizers.items()},
             **{f"pool_{d}": p for d, p in self.pools.items()},
-            **{f"loss_scale_{g}": s for g, s in self.loss_scales.items()}}
+            **{f"loss_scale_{g}": s for g, s in self.loss_scales.items()},
+            **({"attention_keeper": self.keeper} if self.keeper else {})}
 
   def set_learning_rate(self, lr: float) -> None:
     for opt in self.optimizers.values():
@@ -224,7 +229,8 @@ class TrainStep:
     0. Stage 1: each attention net's polarity vote takes in its domain's batch.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
-    3. Update the networks the stage trains (attention nets in stage 1 only).
+    3. Stage 1: the keeper takes in each net's mask health (--attention_keep_best).
+       Update the networks the stage trains (attention nets in stage 1 only).
     4. Pool each judged fake with its mask; D_tgt learns its reals against pooled fakes,
        both as the stage shows them (masked at tau in stage 2).
     5. Update the discriminators.
@@ -259,6 +265,10 @@ class TrainStep:
           losses[f"id_{d.target}"] = identity
           gen_loss += loss_cfg.lambda_id * identity
       losses["gen_total"] = gen_loss
+    if plan.trains_attention and self.keeper:  # Before the update: the masks' weights.
+      healths = self.keeper.update(self.nets.att, {
+          d.source: keeper_lib.health(out["mask"], out["likeness"]()) for d, out in outs.items()})
+      losses.update({f"mask_health_{d}": h for d, h in healths.items()})
     self._apply(tape, gen_loss, plan.trained, "gen")
 
     with tf.GradientTape() as tape:

@@ -208,6 +208,10 @@ class Trainer:
     self.task.set_learning_rate(lr)
     logging.info("Epoch %d/%d, stage %d (%s), lr %.3g, steps %d..%d", epoch + 1,
                  self.cfg.schedule.epochs, stage, stage.name.lower(), lr, offset, stop)
+    if stage is Stage.MASKED and self.task.keeper:  # Once, before stage 2's first step.
+      for message in self.task.keeper.finish(self.nets.att):
+        logging.warning("Stage 2: %s", message)
+        log.text(self.current_step, "masks/kept", message)
     # A live bar on a terminal; in a log file, one line per summary step instead.
     live = progress and sys.stdout.isatty()
     bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if live else 0,

@@ -1,0 +1,94 @@
+"""Stage 1's best attention nets, kept for stage 2 (`--attention_keep_best`).
+
+    keeper = AttentionKeeper(nets.att, drop=0.1)   # under the strategy's scope
+    keeper.update(nets.att, {"a": health_a, "b": health_b})  # each stage-1 step (replica context)
+    for message in keeper.finish(nets.att): ...    # once, before the first stage-2 step
+
+Stage 2 freezes the attention nets as stage 1 leaves them. A net can fade in stage 1's
+last steps, its masks sinking from the objects towards 0 (docs/experiments.md, fifteenth
+session), and stage 2 then translates nothing. The keeper follows each net's mask health
+(`health`, a moving mean over the steps) and copies the net's weights whenever that mean
+reaches a new best; a net whose mean ended more than `drop` below its best goes back to
+its best copy. Everything here is checkpointed, so a resumed run decides as an unbroken
+one would.
+"""
+
+import tensorflow as tf
+
+from uagit_tf import distribute
+from uagit_tf import method
+
+MOMENTUM = 0.99  # The health's moving mean: about 100 steps.
+
+
+def health(masks: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
+  """How well masks [B, H, W, 1] pick out what is not coloured like their images' borders
+  (`likeness`, `method.background_likeness`), in [-1, 1]: the share of those pixels they
+  cover less the share of the border-coloured ones. 1: every object pixel and nothing
+  else; 0: a dead mask, or one that covers everything."""
+  masks = tf.stop_gradient(tf.cast(masks, tf.float32))
+  likeness = tf.cast(likeness, tf.float32)
+  return (method.covered_share(masks, 1.0 - likeness, min_weight=0.01)
+          - method.covered_share(masks, likeness))
+
+
+class AttentionKeeper(tf.Module):
+  """Each attention net's stage-1 mask health, its best, and its weights at that best."""
+
+  def __init__(self, nets: dict, drop: float):
+    """`nets`: domain -> AttentionNet, whose weights are copied (the nets are not held:
+    a checkpoint reaches them through the networks)."""
+    super().__init__(name="attention_keeper")
+    self.drop = drop
+    state = distribute.replicated_state
+    self.steps = state(0.0, tf.float32, name="steps")  # Stage-1 steps seen.
+    self.decided = state(False, tf.bool, name="decided")
+    self.mean = {d: state(0.0, tf.float32, name=f"mean_{d}") for d in nets}
+    self.best = {d: state(-2.0, tf.float32, name=f"best_{d}") for d in nets}
+    self.best_at = {d: state(0.0, tf.float32, name=f"best_at_{d}") for d in nets}
+    self.copies = {d: [state(tf.zeros(w.shape, w.dtype), name=f"copy_{d}_{i}")
+                       for i, w in enumerate(net.weights)] for d, net in nets.items()}
+
+  def health_now(self, domain: str) -> tf.Tensor:
+    """The moving mean of `domain`'s net, corrected for its start at 0."""
+    return self.mean[domain] / tf.maximum(1.0 - MOMENTUM ** self.steps, 1e-6)
+
+  def update(self, nets: dict, healths: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Takes in one stage-1 step's `health` of each net's masks (this replica's share of
+    the batch; the replicas' mean counts); copies a net's weights, as they were for those
+    masks, when its moving mean is a new best. Returns the moving means."""
+    self.steps.assign_add(1.0)
+    ctx = tf.distribute.get_replica_context()
+    means = {}
+    for d, value in healths.items():
+      value = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, tf.cast(value, tf.float32))
+      self.mean[d].assign(MOMENTUM * self.mean[d] + (1.0 - MOMENTUM) * value)
+      means[d] = now = self.health_now(d)
+
+      def keep(d=d, now=now):
+        self.best[d].assign(now)
+        self.best_at[d].assign(self.steps)
+        for copy, weight in zip(self.copies[d], nets[d].weights):
+          copy.assign(weight)
+      tf.cond(now > self.best[d], keep, lambda: None)
+    return means
+
+  def finish(self, nets: dict) -> list[str]:
+    """Once (later calls do nothing): each net whose health ended more than `drop` below
+    its best returns to its best weights. Returns what it did, a line per net restored."""
+    if bool(self.decided.numpy()) or not float(self.steps.numpy()):
+      self.decided.assign(True)
+      return []
+    messages = []
+    for d, net in nets.items():
+      best, now = float(self.best[d].numpy()), float(self.health_now(d).numpy())
+      if best - now > self.drop:
+        for copy, weight in zip(self.copies[d], net.weights):
+          weight.assign(copy)
+        back = int(self.steps.numpy() - self.best_at[d].numpy())
+        messages.append(
+            f"the {d.upper()} attention net's mask health fell from {best:.2f} to {now:.2f} "
+            f"in stage 1 (by more than --attention_keep_best={self.drop:g}); stage 2 uses "
+            f"its weights of {back} steps before stage 1's end, at that best")
+    self.decided.assign(True)
+    return messages
