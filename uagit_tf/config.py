@@ -106,7 +106,7 @@ class ScheduleConfig:
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
   attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
-  attention_keep_best: float = _f(0.1, "Stage 2 takes back an attention net whose stage-1 mask health fell more than this below its best; 0: off (not in the paper).")
+  attention_keep_best: float = _f(0.1, "Stage 2 restores a net's best stage-1 state if its health fell by this; 0: off.")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
   decay_epoch: int = _f(50, "LR constant before this epoch, then linear to 0.")

@@ -64,13 +64,13 @@ class AttentionKeeper(tf.Module):
       value = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, tf.cast(value, tf.float32))
       self.mean[d].assign(MOMENTUM * self.mean[d] + (1.0 - MOMENTUM) * value)
       means[d] = now = self.health_now(d)
-
-      def keep(d=d, now=now):
-        self.best[d].assign(now)
-        self.best_at[d].assign(self.steps)
-        for copy, weight in zip(self.copies[d], nets[d].weights):
-          copy.assign(weight)
-      tf.cond(now > self.best[d], keep, lambda: None)
+      # Assigned either way: a cond around the replicas' writes cannot run under a
+      # MirroredStrategy (merge_call inside control flow). The copies are small.
+      better = now > self.best[d]
+      self.best_at[d].assign(tf.where(better, self.steps, self.best_at[d]))
+      self.best[d].assign(tf.where(better, now, self.best[d]))
+      for copy, weight in zip(self.copies[d], nets[d].weights):
+        copy.assign(tf.where(better, tf.convert_to_tensor(weight), copy))
     return means
 
   def finish(self, nets: dict) -> list[str]:
