@@ -58,10 +58,11 @@ class AttentionKeeper(tf.Module):
     the batch; the replicas' mean counts); copies a net's weights, as they were for those
     masks, when its moving mean is a new best. Returns the moving means."""
     self.steps.assign_add(1.0)
-    ctx = tf.distribute.get_replica_context()
+    domains = list(healths)
+    values = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.MEAN, tf.stack([tf.cast(healths[d], tf.float32) for d in domains]))
     means = {}
-    for d, value in healths.items():
-      value = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, tf.cast(value, tf.float32))
+    for d, value in zip(domains, tf.unstack(values)):
       self.mean[d].assign(MOMENTUM * self.mean[d] + (1.0 - MOMENTUM) * value)
       means[d] = now = self.health_now(d)
       # Assigned either way: a cond around the replicas' writes cannot run under a
@@ -77,8 +78,7 @@ class AttentionKeeper(tf.Module):
     """Once (later calls do nothing): each net whose health ended more than `drop` below
     its best returns to its best weights. Returns what it did, a line per net restored."""
     if bool(self.decided.numpy()) or not float(self.steps.numpy()):
-      self.decided.assign(True)
-      return []
+      nets = {}  # Decided before, or no stage-1 step seen: nothing to restore.
     messages = []
     for d, net in nets.items():
       best, now = float(self.best[d].numpy()), float(self.health_now(d).numpy())

@@ -57,15 +57,21 @@ def cycle(images: tf.Tensor, nets, direction: Direction) -> tuple[dict, dict]:
   return forward, backward
 
 
+def weighted_mean(values: tf.Tensor, weights: tf.Tensor, min_weight: float = 0.0) -> tf.Tensor:
+  """[B]: each image's mean of `values` [B, H, W, C] weighted by `weights` (of a shape that
+  broadcasts to theirs, in [0, 1]). The weights count as at least `min_weight` of the
+  image's pixels, so that an image with almost none weighs its few pixels little."""
+  pixels = tf.cast(tf.reduce_prod(tf.shape(values)[1:]), values.dtype)
+  total = tf.maximum(tf.reduce_sum(weights, axis=[1, 2, 3]), min_weight * pixels)
+  return tf.reduce_sum(values * weights, axis=[1, 2, 3]) / (total + 1e-6)
+
+
 def covered_share(mask: tf.Tensor, weights: tf.Tensor, min_weight: float = 0.0) -> tf.Tensor:
   """Mean over the batch of the share of each image's weighted pixels (`weights`
   [B, H, W, 1] in [0, 1], e.g. its background) that its mask covers. Each image's weights
   count as at least `min_weight` of its pixels, so that an image with almost none (an
   image without an object, for weights that mark objects) weighs little."""
-  covered = tf.reduce_sum(mask * weights, axis=[1, 2, 3])
-  pixels = tf.cast(tf.reduce_prod(tf.shape(mask)[1:]), mask.dtype)
-  total = tf.maximum(tf.reduce_sum(weights, axis=[1, 2, 3]), min_weight * pixels)
-  return tf.reduce_mean(covered / (total + 1e-6))
+  return tf.reduce_mean(weighted_mean(mask, weights, min_weight))
 
 
 def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32) -> tf.Tensor:

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from uagit_tf import method
 from uagit_tf.config import ATTENTION_POLARITIES
 from uagit_tf.models import layers
 
@@ -168,10 +169,7 @@ def colour_margin(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
   """[B]: each mask's mean over the pixels coloured like its image's border (weights
   `likeness`, [B, H, W, 1] in [0, 1]) less its mean over the others (weights
   1 - likeness). > 0: the mask is brighter on the background's colours."""
-  def weighted_mean(weights):
-    return (tf.reduce_sum(mask * weights, axis=[1, 2, 3])
-            / (tf.reduce_sum(weights, axis=[1, 2, 3]) + 1e-6))
-  return weighted_mean(likeness) - weighted_mean(1.0 - likeness)
+  return method.weighted_mean(mask, likeness) - method.weighted_mean(mask, 1.0 - likeness)
 
 
 def border_mean(mask: tf.Tensor) -> tf.Tensor:
@@ -197,11 +195,8 @@ def ring_gap(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
   cut by the frame is left out of both means as far as its colours are."""
   ring = border_ring(mask)
   likeness = tf.cast(likeness, mask.dtype)
-  def weighted_mean(region):
-    weights = likeness * region
-    return (tf.reduce_sum(mask * weights, axis=[1, 2, 3])
-            / (tf.reduce_sum(weights, axis=[1, 2, 3]) + 1e-6))
-  return tf.abs(weighted_mean(ring) - tf.stop_gradient(weighted_mean(1.0 - ring)))
+  return tf.abs(method.weighted_mean(mask, likeness * ring)
+                - tf.stop_gradient(method.weighted_mean(mask, likeness * (1.0 - ring))))
 
 
 def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -> tf.Tensor:
