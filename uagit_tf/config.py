@@ -106,7 +106,7 @@ class ScheduleConfig:
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
   attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
-  attention_keep_best: float = _f(0.1, "Stage 2 restores a net's best stage-1 state if its health fell by this; 0: off.")
+  attention_keep_best: float = _f(0.15, "Restore a net's best stage-1 state if its health lost this share of it; 0: off.")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
   decay_epoch: int = _f(50, "LR constant before this epoch, then linear to 0.")
@@ -121,8 +121,8 @@ class ScheduleConfig:
     _check(0 <= self.attention_warmup_epochs <= self.attention_epochs,
            f"attention_warmup_epochs must be in [0, attention_epochs={self.attention_epochs}], "
            f"got {self.attention_warmup_epochs}")
-    _check(self.attention_keep_best >= 0,
-           f"attention_keep_best must be >= 0, got {self.attention_keep_best}")
+    _check(0 <= self.attention_keep_best < 1,
+           f"attention_keep_best must be in [0, 1), got {self.attention_keep_best}")
     _check(0 <= self.decay_epoch <= self.epochs,
            f"decay_epoch must be in [0, epochs={self.epochs}], got {self.decay_epoch}")
     _check(self.lr > 0, f"lr must be > 0, got {self.lr}")

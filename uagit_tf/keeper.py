@@ -1,6 +1,6 @@
 """Stage 1's best attention nets, kept for stage 2 (`--attention_keep_best`).
 
-    keeper = AttentionKeeper(nets.att, drop=0.1)   # under the strategy's scope
+    keeper = AttentionKeeper(nets.att, tolerance=0.15)  # under the strategy's scope
     keeper.update(nets.att, {"a": health_a, "b": health_b})  # each stage-1 step (replica context)
     for message in keeper.finish(nets.att): ...    # once, before the first stage-2 step
 
@@ -8,8 +8,10 @@ Stage 2 freezes the attention nets as stage 1 leaves them. A net can fade in sta
 last steps, its masks sinking from the objects towards 0 (docs/experiments.md, fifteenth
 session), and stage 2 then translates nothing. The keeper follows each net's mask health
 (`health`, a moving mean over the steps) and copies the net's weights whenever that mean
-reaches a new best; a net whose mean ended more than `drop` below its best goes back to
-its best copy. Everything here is checkpointed, so a resumed run decides as an unbroken
+reaches a new best; a net whose mean ended more than `tolerance` (a share) below its best
+goes back to its best copy. The share, not a fixed amount: the health's scale is the
+data's (about 0.3 where the objects share colours with the border, 0.8 where they share
+none), and the wobble of a net that holds its masks grows with it. Everything here is checkpointed, so a resumed run decides as an unbroken
 one would.
 """
 
@@ -35,11 +37,11 @@ def health(masks: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
 class AttentionKeeper(tf.Module):
   """Each attention net's stage-1 mask health, its best, and its weights at that best."""
 
-  def __init__(self, nets: dict, drop: float):
+  def __init__(self, nets: dict, tolerance: float):
     """`nets`: domain -> AttentionNet, whose weights are copied (the nets are not held:
     a checkpoint reaches them through the networks)."""
     super().__init__(name="attention_keeper")
-    self.drop = drop
+    self.tolerance = tolerance
     state = distribute.replicated_state
     self.steps = state(0.0, tf.float32, name="steps")  # Stage-1 steps seen.
     self.decided = state(False, tf.bool, name="decided")
@@ -75,20 +77,22 @@ class AttentionKeeper(tf.Module):
     return means
 
   def finish(self, nets: dict) -> list[str]:
-    """Once (later calls do nothing): each net whose health ended more than `drop` below
-    its best returns to its best weights. Returns what it did, a line per net restored."""
+    """Once (later calls do nothing): each net whose health ended more than `tolerance`
+    of its best below it (a best above 0: a net that never found its objects has nothing
+    to go back to) returns to its best weights. Returns what it did, a line per net
+    restored."""
     if bool(self.decided.numpy()) or not float(self.steps.numpy()):
       nets = {}  # Decided before, or no stage-1 step seen: nothing to restore.
     messages = []
     for d, net in nets.items():
       best, now = float(self.best[d].numpy()), float(self.health_now(d).numpy())
-      if best - now > self.drop:
+      if best > 0 and best - now > self.tolerance * best:
         for copy, weight in zip(self.copies[d], net.weights):
           weight.assign(copy)
         back = int(self.steps.numpy() - self.best_at[d].numpy())
         messages.append(
             f"the {d.upper()} attention net's mask health fell from {best:.2f} to {now:.2f} "
-            f"in stage 1 (by more than --attention_keep_best={self.drop:g}); stage 2 uses "
-            f"its weights of {back} steps before stage 1's end, at that best")
+            f"in stage 1 (by more than --attention_keep_best={self.tolerance:g} of its best); "
+            f"stage 2 uses its weights of {back} steps before stage 1's end, at that best")
     self.decided.assign(True)
     return messages
