@@ -11,8 +11,8 @@ session), and stage 2 then translates nothing. The keeper follows each net's mas
 reaches a new best; a net whose mean ended more than `tolerance` (a share) below its best
 goes back to its best copy. The share, not a fixed amount: the health's scale is the
 data's (about 0.3 where the objects share colours with the border, 0.8 where they share
-none), and the wobble of a net that holds its masks grows with it. Everything here is checkpointed, so a resumed run decides as an unbroken
-one would.
+none), and the wobble of a net that holds its masks grows with it. Everything here is
+checkpointed, so a resumed run decides as an unbroken one would.
 """
 
 import tensorflow as tf
