@@ -461,10 +461,13 @@ def test_background_likeness_scores_the_borders_colours_1_and_an_inner_colour_0(
   assert likeness[~edge & ~inside].min() > 0.95
   assert likeness[inside & ~edge].max() < 0.05
   # A blob of a border colour is background-like wherever it is: its likeness is the
-  # colour's share of the border samples over its share of all samples, clipped to 1. Here the
-  # blob (1/16 of the image) makes the second colour more common inside than on the border.
+  # colour's share of the border samples over its share of all samples, squared, clipped to
+  # 1. Here the blob (1/16 of the image) makes the second colour more common inside than on
+  # the border.
   same, inside = _scene([[0.2, 0.5, 0.2], [0.8, 0.7, 0.4]], [0.8, 0.7, 0.4])
   np.testing.assert_allclose(background_likeness(same).numpy()[0, ..., 0][inside],
+                             (0.5 / (0.5 + 1 / 16)) ** 2, rtol=1e-4)
+  np.testing.assert_allclose(background_likeness(same, power=1.0).numpy()[0, ..., 0][inside],
                              0.5 / (0.5 + 1 / 16), rtol=1e-4)
   # Colours only; the image gets no gradient, and large images are scored at 64 px.
   with tf.GradientTape() as tape:

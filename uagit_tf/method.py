@@ -74,20 +74,23 @@ def covered_share(mask: tf.Tensor, weights: tf.Tensor, min_weight: float = 0.0) 
   return tf.reduce_mean(weighted_mean(mask, weights, min_weight))
 
 
-def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32) -> tf.Tensor:
+def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32,
+                        power: float = 2.0) -> tf.Tensor:
   """[B, H, W, 1] in [0, 1]: how much each pixel's colour looks like its image's border,
   the background prior of saliency detection made a colour model of the image itself.
 
   The colours of a grid x grid lattice of sample pixels are the model. Each pixel's colour
   density among the samples on the border (the lattice's outer two rings, 1/16 of the image
   wide) is divided by its density among all samples (Gaussian kernel, `sigma` in RGB units
-  of [0, 1]): colours found on the border score about 1/(background share) >= 1 and are
-  clipped to 1; colours found only inside (an object's) score near 0, and an object
-  touching the border only in proportion to the share of the border it holds. Samples are
-  pixels, not cell averages, so a fine texture's colours stay as they are (averaged, a
-  brick wall's thin pale mortar matched no cell and scored 0). It depends on the image
-  alone, so a mask cannot move it; no gradient flows through it. Computed at most 64 px
-  wide and resized back.
+  of [0, 1]), and the ratio raised to `power`: colours found on the border score about
+  1/(background share) >= 1 and are clipped to 1; colours found only inside (an object's)
+  score near 0. An object cut by the frame brings its colours to the border: holding 10%
+  of the border and 15% of the image, its ratio is 0.67, and squared 0.44, so the priors
+  and the discriminators' hiding (which start at 0.5) no longer take it for background
+  (docs/experiments.md, seventeenth session). Samples are pixels, not cell averages, so a
+  fine texture's colours stay as they are (averaged, a brick wall's thin pale mortar
+  matched no cell and scored 0). It depends on the image alone, so a mask cannot move it;
+  no gradient flows through it. Computed at most 64 px wide and resized back.
   """
   h, w = _size(images, 1), _size(images, 2)
   x = tf.stop_gradient((tf.cast(images, tf.float32) + 1.0) / 2.0)
@@ -106,7 +109,7 @@ def background_likeness(images: tf.Tensor, sigma: float = 0.1, grid: int = 32) -
   # Densities on the border and anywhere: the kernel's means over the ring and over all.
   weights = np.stack([ring.ravel() / ring.sum(), np.full(grid * grid, 1.0 / grid**2)], 1)
   on_border, anywhere = tf.unstack(tf.einsum("bps,sk->kbp", kernel, weights.astype(np.float32)))
-  likeness = tf.minimum(on_border / (anywhere + 1e-6), 1.0)
+  likeness = tf.minimum((on_border / (anywhere + 1e-6)) ** power, 1.0)
   likeness = tf.reshape(likeness, [batch, tf.shape(pixels)[1], tf.shape(pixels)[2], 1])
   return tf.image.resize(likeness, [h, w], method="bilinear")
 
