@@ -373,16 +373,16 @@ def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
 
 
 def test_hiding_the_background_blanks_what_was_background_in_the_source():
-  cfg = tiny(disc_hide_background=True, disc_hide_start=0.4, disc_hide_end=0.8)
+  cfg = tiny(disc_hide_background=True, disc_hide_start=0.1, disc_hide_end=0.9)
   a, b = batches(cfg, 1)[0]
   step = TrainStep(cfg)
   stage1, stage2 = step.plan(Stage.ATTENTION), step.plan(Stage.MASKED)
   likeness = background_likeness(a).numpy()
   of_a = lambda: background_likeness(a)  # What `shown` takes: the likeness, when needed.
-  shown = np.clip((0.8 - likeness) / 0.4, 0.0, 1.0)
+  shown = np.clip((0.9 - likeness) / 0.8, 0.0, 1.0)
   # Some pixels of this batch lie on the ramp, some below it and some above it.
-  assert (likeness < 0.4).any() and (likeness > 0.8).any()
-  assert ((likeness > 0.45) & (likeness < 0.75)).any()
+  assert (likeness < 0.1).any() and (likeness > 0.9).any()
+  assert ((likeness > 0.15) & (likeness < 0.85)).any()
   # A mask on the left half of each image, above disc_show_mask_above=0.5 there.
   left = np.zeros(a.shape[:3] + (1,), np.float32)
   left[:, :, : a.shape[2] // 2] = 0.6
