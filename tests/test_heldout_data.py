@@ -76,3 +76,29 @@ print(hard.data.dataset, hard.data.synthetic_variant, hard.data.synthetic_backgr
   heldout, hard = out.splitlines()[-2:]
   assert heldout.split() == [str(tmp_path / "data" / "heldout-mix0.25-seed2"), "2", "2"]
   assert hard.split() == ["synthetic", "hard", "0.25"]
+
+
+def test_quality_table_judges_the_bar_and_says_when_no_baseline_ran():
+  script = """
+import json
+from benchmarks import quality
+good = {"mask_iou": 0.9, "background_mae": 1.0, "success": 1.0, "collapse_zero": 0.0,
+        "collapse_one": 0.0}
+def run(config, seed, a2b, b2a):
+  return {"variant": "hard", "mix": 0.0, "seed": seed, "config": config, "cpu_minutes": 1.0,
+          "name": f"{config}-{seed}", "metrics": {"a2b": a2b, "b2a": b2a}}
+alone = [run("default", 0, good, {**good, "collapse_zero": 0.01})]
+baseline = run("cyclegan", 0, {**good, "background_mae": 10.0}, {**good, "background_mae": 2.0})
+text, rows = quality.table(alone)
+print(json.dumps([r["bar"] for r in rows]), "pass*:" in text)
+text, rows = quality.table([baseline] + alone + [run("default", 1, good, good)])
+print(json.dumps([r["bar"] for r in rows]), "pass*:" in text)
+"""
+  out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+  without, with_baseline = out.splitlines()[-2:]
+  # Without a baseline the ratio is unknown: the good direction is pass*, not PASS; one
+  # empty mask in a hundred fails either way. With it, a background change of 1.0 passes
+  # against the baseline's 10.0 (a2b) and fails against its 2.0 (b2a: 0.5x).
+  assert without == '["pass*", "FAIL"] True'
+  assert with_baseline == '["-", "-", "PASS", "FAIL", "PASS", "FAIL"] False'
