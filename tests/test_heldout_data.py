@@ -59,9 +59,15 @@ def test_written_folders_read_back_with_their_masks(tmp_path):
   np.testing.assert_array_equal(mask, expected)
 
 
+def _in_child(script: str) -> str:
+  """Runs `script` in a child process from the repository root; returns its stdout. A child:
+  benchmarks.quality defines absl flags (--workdir, ...) that the trainers imported by
+  other tests define too."""
+  return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+
+
 def test_quality_grid_trains_heldout_cells_on_their_folder(tmp_path):
-  # In a child process: benchmarks.quality defines absl flags (--workdir, ...) that the
-  # trainers imported by other tests define too.
   script = f"""
 from benchmarks import quality
 cell = {{"arch": "demo", "steps": 200, "workdir": {str(tmp_path)!r}, "variant": "heldout",
@@ -71,8 +77,7 @@ hard = quality.cell_config({{**cell, "variant": "hard"}})
 print(cfg.data.dataset, cfg.run.seed, cfg.schedule.steps_per_epoch)
 print(hard.data.dataset, hard.data.synthetic_variant, hard.data.synthetic_background_mix)
 """
-  out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                       check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+  out = _in_child(script)
   heldout, hard = out.splitlines()[-2:]
   assert heldout.split() == [str(tmp_path / "data" / "heldout-mix0.25-seed2"), "2", "2"]
   assert hard.split() == ["synthetic", "hard", "0.25"]
@@ -94,8 +99,7 @@ print(json.dumps([r["bar"] for r in rows]), "pass*:" in text)
 text, rows = quality.table([baseline] + alone + [run("default", 1, good, good)])
 print(json.dumps([r["bar"] for r in rows]), "pass*:" in text)
 """
-  out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                       check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+  out = _in_child(script)
   without, with_baseline = out.splitlines()[-2:]
   # Without a baseline the ratio is unknown: the good direction is pass*, not PASS; one
   # empty mask in a hundred fails either way. With it, a background change of 1.0 passes
