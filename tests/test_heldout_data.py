@@ -83,6 +83,21 @@ print(hard.data.dataset, hard.data.synthetic_variant, hard.data.synthetic_backgr
   assert hard.split() == ["synthetic", "hard", "0.25"]
 
 
+def test_quality_runs_default_to_the_bars_budget_of_their_architecture():
+  script = """
+from benchmarks import quality
+for argv in (["--arch=paper"], ["--arch=demo"], ["--arch=paper", "--steps=300"]):
+  quality.FLAGS.unparse_flags()
+  quality.FLAGS(["quality", "--grid", "--variants=hard", "--mixes=0", "--seeds=0,1", *argv])
+  print(sorted({(c["config"], c["steps"]) for c in quality._cells()}))
+"""
+  paper, demo, explicit = _in_child(script).splitlines()[-3:]
+  # The paper-sized nets took 20.0-22.7 CPU-min at 2000 steps, over the bar's 20.
+  assert paper == "[('cyclegan', 1600), ('default', 1600), ('paper', 1600)]"
+  assert demo == "[('cyclegan', 2000), ('default', 2000), ('paper', 2000)]"
+  assert explicit == "[('cyclegan', 300), ('default', 300), ('paper', 300)]"
+
+
 def test_quality_table_judges_the_bar_and_says_when_no_baseline_ran():
   script = """
 import json
