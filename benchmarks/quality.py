@@ -125,10 +125,14 @@ def run_cell(cell: dict) -> dict:
   return {**cell, "metrics": metrics, "cpu_minutes": cpu / 60, "wall_minutes": wall / 60}
 
 
+def _steps() -> int:
+  """--steps, or the bar's budget at --arch."""
+  return FLAGS.steps or BUDGET_STEPS[FLAGS.arch]
+
+
 def _cells() -> list[dict]:
   overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in FLAGS.overrides)}
-  base = {"arch": FLAGS.arch, "steps": FLAGS.steps or BUDGET_STEPS[FLAGS.arch],
-          "workdir": FLAGS.workdir}
+  base = {"arch": FLAGS.arch, "steps": _steps(), "workdir": FLAGS.workdir}
   if FLAGS.grid:
     data = list(itertools.product(FLAGS.variants, map(float, FLAGS.mixes)))
     seeds, configs = list(map(int, FLAGS.seeds)), FLAGS.configs
@@ -221,12 +225,12 @@ def main(argv):
   write_heldout(cells)
   results = _run_all(cells)
   text, rows = table(results)
-  print(f"\n{FLAGS.steps} steps per run, {FLAGS.arch} networks, 64 px; overrides of the "
+  print(f"\n{_steps()} steps per run, {FLAGS.arch} networks, 64 px; overrides of the "
         f"default config: {FLAGS.overrides or 'none'}\n{text}")
   if FLAGS.output:
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
     with open(FLAGS.output, "w") as f:
-      json.dump({"flags": {k: FLAGS[k].value for k in ("steps", "arch", "overrides")},
+      json.dump({"flags": {"steps": _steps(), "arch": FLAGS.arch, "overrides": FLAGS.overrides},
                  "runs": results, "rows": rows}, f, indent=1)
 
 
