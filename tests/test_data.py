@@ -116,6 +116,20 @@ def test_training_order_is_deterministic_resumable_and_reshuffled_each_epoch():
   assert not np.allclose(full[0][0], next_epoch[0][0])
 
 
+def test_a_runs_pipeline_crosses_epochs_as_its_epochs_would():
+  # One pipeline for a run resumed at step 4 of epoch 0 and stopped at step 2 of epoch 2
+  # (6 steps an epoch, 5 images a domain: each epoch repeats one, reshuffled).
+  cfg = tiny(synthetic_train_size=5).data
+  src = pipeline.sources(cfg, "train", 0)
+  run = [(a.numpy(), b.numpy()) for a, b in pipeline.train_batches(src, cfg, 0, 6, 4, 14)]
+  epochs = _epoch(cfg, src, 0, 4) + _epoch(cfg, src, 1, 0) + _epoch(cfg, src, 2, 0, 2)
+  assert len(run) == len(epochs) == 10
+  for (a1, b1), (a2, b2) in zip(run, epochs):
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+  assert list(pipeline.train_batches(src, cfg, 0, 6, 7, 7)) == []
+
+
 def test_unaligned_sampling_draws_a_and_b_independently():
   a = pipeline._epoch_indices(0, 0, 0, 50, 50)
   b = pipeline._epoch_indices(0, 0, 1, 50, 50)

@@ -11,11 +11,13 @@ checkpoints, and stops (or steps over a bad batch) when a loss is not finite.
 """
 
 import contextlib
+import itertools
 import math
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 from absl import logging
 import keras
@@ -159,10 +161,17 @@ class Trainer:
       progress = progress and self.is_chief
       if not self._has_checkpoint:
         self.save()  # Step 0: a state to go back to if the very first steps go wrong.
-      losses = {}
+      losses, batches = {}, None
       while self.current_step < end:
+        # One pipeline from here to `end`; built again after a rewind to a checkpoint.
+        if batches is None:
+          batches = iter(pipeline.train_batches(self.sources, self.cfg.data, self.cfg.run.seed,
+                                                self.steps_per_epoch, self.current_step, end))
         epoch = self.current_step // self.steps_per_epoch
-        losses = self._run_epoch(epoch, end, log, progress) or losses
+        epoch_losses = self._run_epoch(epoch, end, batches, log, progress)
+        if epoch_losses is None:
+          batches = None
+        losses = epoch_losses or losses
       log.flush()
     return losses
 
@@ -196,11 +205,13 @@ class Trainer:
     return summaries.Summaries(workdir_lib.log_dir(self.workdir),
                                summaries.preview_batches(test, self.cfg.data.image_size))
 
-  def _run_epoch(self, epoch: int, end: int, log: summaries.Summaries, progress: bool) -> dict:
-    """Steps of `epoch` from the current one up to `end`, then the epoch's checkpoint.
+  def _run_epoch(self, epoch: int, end: int, batches: Iterator, log: summaries.Summaries,
+                 progress: bool) -> dict | None:
+    """Steps of `epoch` from the current one up to `end`, taking their batches from
+    `batches` (`pipeline.train_batches` from the current step), then the epoch's checkpoint.
 
-    Returns the last losses; after a non-finite loss that may be skipped, it returns at
-    once, with the last checkpoint restored, and the caller starts over from there.
+    Returns the last losses; after a non-finite loss that may be skipped, it returns None
+    at once, with the last checkpoint restored, and the caller starts over from there.
     """
     offset = self.current_step - epoch * self.steps_per_epoch
     stop = min(self.steps_per_epoch, offset + end - self.current_step)
@@ -218,8 +229,7 @@ class Trainer:
                               stateful_metrics=_BAR_LOSSES, unit_name="step")
     bar.update(offset)
     started, losses = time.time(), {}
-    for batch_a, batch_b in pipeline.train_epoch(self.sources, self.cfg.data, self.cfg.run.seed,
-                                                 epoch, self.steps_per_epoch, offset, stop):
+    for batch_a, batch_b in itertools.islice(batches, stop - offset):
       if self.current_step + 1 in self.skipped_steps:
         self.step.assign_add(1)  # This batch gave a non-finite loss before: leave it out.
         continue
@@ -227,7 +237,7 @@ class Trainer:
       step = self.current_step
       if not all(math.isfinite(v) for v in losses.values()):
         self._rewind_after_nonfinite(step, losses)
-        return {}
+        return None
       in_epoch = step - epoch * self.steps_per_epoch
       bar.update(in_epoch, [(k, losses[k]) for k in _BAR_LOSSES if k in losses], finalize=False)
       self._log(log, step, stage, losses, progress and not live, lr=lr,

@@ -3,7 +3,7 @@
 Training order is a pure function of (seed, epoch, step): each epoch draws A and B
 indices independently (CycleGAN's unaligned sampling) from permutations seeded by
 (seed, epoch), and each sample's random crop and flip are seeded by its position. A
-resumed run rebuilds the epoch and starts at its step, so it sees exactly the batches an
+resumed run rebuilds the pipeline from its step, so it sees exactly the batches an
 uninterrupted run would.
 """
 
@@ -112,32 +112,39 @@ def _augment(image: tf.Tensor, seed: tf.Tensor, image_size: int) -> tf.Tensor:
   return tf.image.stateless_random_flip_left_right(image, seeds[1])
 
 
-def train_epoch(train_sources: dict, cfg: config_lib.DataConfig, seed: int, epoch: int,
-                steps_per_epoch: int, start_step: int = 0,
-                stop_step: int | None = None) -> tf.data.Dataset:
-  """Batches (a, b) of steps [start_step, stop_step) of one epoch, each [B, S, S, 3].
+def train_batches(train_sources: dict, cfg: config_lib.DataConfig, seed: int,
+                  steps_per_epoch: int, start_step: int, stop_step: int) -> tf.data.Dataset:
+  """Batches (a, b) of the run's steps [start_step, stop_step), across epochs, each
+  [B, S, S, 3]: one pipeline for a whole run.
 
   The batches depend only on (seed, epoch, step), never on where a run starts or
-  stops, so a resumed run sees exactly what an uninterrupted one would.
+  stops, so a resumed run sees exactly what an uninterrupted one would. Built once, the
+  pipeline traces its loader once and starts its iterator once; built per epoch, it cost
+  0.6-1 CPU-second an epoch (a trace and an iterator's start), 1.1 of the CPU-minutes of
+  a 100-epoch run of the paper's nets at 64 px (docs/experiments.md, twentieth session).
+  Each epoch's indices are drawn as its first batch is needed.
 
   Args:
     train_sources: domain -> source, from `sources(cfg, 'train')`.
     cfg: batch_size, load_size and image_size are used.
     seed: the run's seed.
-    epoch: selects the epoch's permutations and augmentation seeds.
-    steps_per_epoch: the epoch's full length.
-    start_step: the first step of the epoch to yield (resume).
-    stop_step: one past the last step to yield; default the epoch's end.
+    steps_per_epoch: each epoch's length: an epoch's indices are its permutations.
+    start_step: the first step to yield (a resumed run's current step).
+    stop_step: one past the last step to yield.
   """
-  count = steps_per_epoch * cfg.batch_size
-  start = start_step * cfg.batch_size
-  stop = count if stop_step is None else stop_step * cfg.batch_size
-  columns = []
-  for stream, d in enumerate(DOMAINS):
-    idx = _epoch_indices(seed, epoch, stream, train_sources[d].size, count)[start:stop]
-    columns.append(idx.astype(np.int64))
-  sample_ids = np.arange(start, stop, dtype=np.int64) + epoch * count
-  ds = tf.data.Dataset.from_tensor_slices((columns[0], columns[1], sample_ids))
+  batch, count = cfg.batch_size, steps_per_epoch * cfg.batch_size
+  sizes = [train_sources[d].size for d in DOMAINS]
+
+  def samples():  # Per epoch: the A and B indices and the sample ids of its steps.
+    for epoch in range(start_step // steps_per_epoch, -(-stop_step // steps_per_epoch)):
+      first = max(start_step * batch - epoch * count, 0)
+      last = min(stop_step * batch - epoch * count, count)
+      yield tuple([_epoch_indices(seed, epoch, stream, n, count)[first:last].astype(np.int64)
+                   for stream, n in enumerate(sizes)]
+                  + [np.arange(first, last, dtype=np.int64) + epoch * count])
+
+  column = tf.TensorSpec([None], tf.int64)
+  ds = tf.data.Dataset.from_generator(samples, output_signature=(column,) * 3).unbatch()
 
   def load(ia, ib, sid):
     out = []
@@ -148,7 +155,18 @@ def train_epoch(train_sources: dict, cfg: config_lib.DataConfig, seed: int, epoc
     return tuple(out)
 
   ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def train_epoch(train_sources: dict, cfg: config_lib.DataConfig, seed: int, epoch: int,
+                steps_per_epoch: int, start_step: int = 0,
+                stop_step: int | None = None) -> tf.data.Dataset:
+  """`train_batches` of steps [start_step, stop_step) of one epoch (default: to its end),
+  counted from the epoch's start."""
+  stop_step = steps_per_epoch if stop_step is None else stop_step
+  first = epoch * steps_per_epoch
+  return train_batches(train_sources, cfg, seed, steps_per_epoch, first + start_step,
+                       first + stop_step)
 
 
 def test_batches(source, image_size: int, batch_size: int = 8, with_masks: bool = False,
