@@ -177,6 +177,20 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert int(second.optimizers[name].iterations) == int(opt.iterations), name
 
 
+def test_checkpoints_at_epoch_ends_unless_turned_off(tmp_path):
+  # 2 epochs x 3 steps. Without epoch-end checkpoints: step 0, checkpoint_every's steps
+  # and the end of fit (max_steps' end or the run's) remain.
+  def saved_steps(workdir, **overrides):
+    trainer = training.Trainer(tiny(checkpoint_every=4, keep_checkpoints=10, **overrides),
+                               str(tmp_path / workdir))
+    trainer.fit(max_steps=5, progress=False)
+    trainer.fit(progress=False)
+    return [int(p.rsplit("-", 1)[1]) for p in trainer.store.manager.checkpoints]
+
+  assert saved_steps("each") == [0, 3, 4, 5, 6]
+  assert saved_steps("off", checkpoint_each_epoch=False) == [0, 4, 5, 6]
+
+
 def test_more_epochs_continue_a_finished_run(trained_workdir, tmp_path):
   import shutil
   workdir = str(tmp_path / "wd")

@@ -208,7 +208,8 @@ class Trainer:
   def _run_epoch(self, epoch: int, end: int, batches: Iterator, log: summaries.Summaries,
                  progress: bool) -> dict | None:
     """Steps of `epoch` from the current one up to `end`, taking their batches from
-    `batches` (`pipeline.train_batches` from the current step), then the epoch's checkpoint.
+    `batches` (`pipeline.train_batches` from the current step), then the epoch's checkpoint
+    (without checkpoint_each_epoch: only at `end` or on checkpoint_every's steps).
 
     Returns the last losses; after a non-finite loss that may be skipped, it returns None
     at once, with the last checkpoint restored, and the caller starts over from there.
@@ -245,11 +246,13 @@ class Trainer:
                 steps_per_sec=(in_epoch - offset) / (time.time() - started))
       if self._stop_signal is not None:
         raise TrainingInterrupted(self._stop_signal, step, self.save())
-      if step % self.cfg.run.checkpoint_every == 0 and in_epoch != self.steps_per_epoch:
+      if step % self.cfg.run.checkpoint_every == 0 and in_epoch != stop:
         self.save()
     if live:
       bar.update(self.current_step - epoch * self.steps_per_epoch, finalize=True)
-    self.save()
+    if (self.cfg.run.checkpoint_each_epoch or self.current_step == end
+        or self.current_step % self.cfg.run.checkpoint_every == 0):
+      self.save()
     return losses
 
   def _rewind_after_nonfinite(self, step: int, losses: dict) -> None:
