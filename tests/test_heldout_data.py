@@ -93,7 +93,7 @@ for argv in (["--arch=paper"], ["--arch=demo"], ["--arch=paper", "--steps=300"])
 """
   paper, demo, explicit = _in_child(script).splitlines()[-3:]
   # The paper-sized nets took 20.0-22.7 CPU-min at 2000 steps, over the bar's 20.
-  assert paper == "[('cyclegan', 1600), ('default', 1600), ('paper', 1600)]"
+  assert paper == "[('cyclegan', 1800), ('default', 1800), ('paper', 1800)]"
   assert demo == "[('cyclegan', 2000), ('default', 2000), ('paper', 2000)]"
   assert explicit == "[('cyclegan', 300), ('default', 300), ('paper', 300)]"
 

@@ -1,6 +1,8 @@
 """The paper's step (both stages, the frozen attention) and the loop around it: schedule,
 exact resume, failures."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -189,6 +191,16 @@ def test_checkpoints_at_epoch_ends_unless_turned_off(tmp_path):
 
   assert saved_steps("each") == [0, 3, 4, 5, 6]
   assert saved_steps("off", checkpoint_each_epoch=False) == [0, 4, 5, 6]
+
+
+def test_batches_that_run_out_stop_the_run_instead_of_spinning(tmp_path, monkeypatch):
+  full = pipeline.train_batches
+  monkeypatch.setattr(pipeline, "train_batches",
+                      lambda *args: itertools.islice(full(*args), 4))  # 4 of 6 steps.
+  trainer = training.Trainer(tiny(), str(tmp_path))
+  with pytest.raises(RuntimeError, match=r"batches ran out at step 4, before step 6; the "
+                                         r"last checkpoint is .*ckpt-4"):
+    trainer.fit(progress=False)
 
 
 def test_more_epochs_continue_a_finished_run(trained_workdir, tmp_path):
