@@ -178,8 +178,7 @@ class RunConfig:
   """Seed, logging and checkpoint cadence, devices and threads, failure handling."""
   seed: int = _f(0, "Seed of weights, data order, augmentation and the pools.")
   checkpoint_every: int = _f(500, "Checkpoint every N steps, at each epoch end and at the end.")
-  checkpoint_each_epoch: bool = _f(True, "Also checkpoint at each epoch end (off: for many short "
-                                   "epochs, where the writes add up).")
+  checkpoint_each_epoch: bool = _f(True, "Also checkpoint at each epoch end; off for many short epochs.")
   keep_checkpoints: int = _f(3, "Recent checkpoints kept.")
   summary_every: int = _f(50, "Steps between TensorBoard scalars (and log lines).")
   image_summary_every: int = _f(500, "Steps between TensorBoard image grids.")
