@@ -248,10 +248,10 @@ class Trainer:
         raise TrainingInterrupted(self._stop_signal, step, self.save())
       if step % self.cfg.run.checkpoint_every == 0 and in_epoch != stop:
         self.save()
-    if self.current_step != epoch * self.steps_per_epoch + stop:  # Else fit() would spin.
+    last = epoch * self.steps_per_epoch + stop
+    if self.current_step != last:  # Else fit() would spin.
       raise RuntimeError(f"The training batches ran out at step {self.current_step}, before "
-                         f"step {epoch * self.steps_per_epoch + stop}; the last checkpoint is "
-                         f"{self.store.latest}.")
+                         f"step {last}; the last checkpoint is {self.store.latest}.")
     if live:
       bar.update(self.current_step - epoch * self.steps_per_epoch, finalize=True)
     if (self.cfg.run.checkpoint_each_epoch or self.current_step == end
