@@ -10,8 +10,8 @@ from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
-from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN, MIN_CONTRAST,
-                                       VOTE_MOMENTUM, AttentionNet, border_mean, border_ring,
+from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
+                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean, border_ring,
                                        colour_margin, guided_filter, margin_shortfall, orient,
                                        polarity_margin, ring_gap)
 from uagit_tf.models.discriminator import PatchDiscriminator
@@ -410,8 +410,16 @@ def test_margin_shortfall_lifts_an_object_the_sigmoid_has_sunk():
   np.testing.assert_allclose(margin_shortfall(_blob_mask(1.0, -4.0), likeness,
                                               tf.constant(0.9)).numpy(), [LOGIT_MARGIN + 5.0],
                              rtol=1e-5)
-  # An image all in its border's colours has no object to rank: it abstains.
+  # An image all in its border's colours has no object to rank: it abstains. So does one
+  # whose texture is merely unlike its border in places (the hard set's object-less
+  # images: likeness 0.3 on a fifth of their pixels), under MARGIN_OBJECT_SHARE clearly.
   np.testing.assert_allclose(margin_shortfall(sunk, tf.ones_like(likeness),
+                                              tf.constant(-0.5)).numpy(), [0.0])
+  texture = np.ones([1, 32, 32, 1], np.float32)
+  texture[:, ::5] = 0.3
+  texture[:, 0, :3] = 0.1  # 3 of 1024 pixels clearly unlike the border.
+  assert 3 / 1024 < MARGIN_OBJECT_SHARE
+  np.testing.assert_allclose(margin_shortfall(sunk, tf.constant(texture),
                                               tf.constant(-0.5)).numpy(), [0.0])
 
 

@@ -18,6 +18,12 @@ BELOW_LEVEL_GRADIENT = 0.1
 # The margin, in logits, by which `margin_shortfall` asks a net's raw mask to rank an
 # image's pixels unlike its border above those like it: sigmoid 0.27 against 0.73.
 LOGIT_MARGIN = 1.0
+# ... on an image with at least this share of pixels clearly unlike its border (likeness
+# under MARGIN_LIKENESS): an object. The hard set's object-less images have at most 1.3%
+# such pixels in their textures (and up to 24% under MIN_OBJECT_SHARE's 0.5), its images
+# with objects 2% or more, all but a few small or border-coloured ones.
+MARGIN_OBJECT_SHARE = 0.02
+MARGIN_LIKENESS = 0.25
 
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
@@ -180,7 +186,9 @@ def margin_shortfall(logits: tf.Tensor, likeness: tf.Tensor,
   """[B]: how far each raw mask (`logits` [B, H, W, 1], turned over as `orient` turns it)
   falls short of ranking its image's pixels unlike the border (weights 1 - `likeness`)
   LOGIT_MARGIN above those like it (weights `likeness`), in mean logits; 0 for an image
-  with under MIN_OBJECT_SHARE of pixels unlike its border. In logits, not in the sigmoid's
+  without MARGIN_OBJECT_SHARE of pixels clearly unlike its border (likeness under
+  MARGIN_LIKENESS), whose texture alone would set what its mask should rank first, and
+  so train the net on noise. In logits, not in the sigmoid's
   range: a net that has sunk an object to 0 there (inverted on one background family,
   the rest of its images voting its polarity) gets no gradient from its mask, nor from
   the priors on the oriented mask, which `orient` maps to 0 below the border's level."""
@@ -188,7 +196,8 @@ def margin_shortfall(logits: tf.Tensor, likeness: tf.Tensor,
   likeness = tf.cast(likeness, tf.float32)
   aligned = tf.where(flips(tf.sigmoid(logits), vote)[:, None, None, None], -logits, logits)
   margin = -colour_margin(aligned, likeness)  # Mean unlike the border less mean like it.
-  has_object = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+  clearly_unlike = tf.cast(likeness < MARGIN_LIKENESS, tf.float32)
+  has_object = tf.cast(tf.reduce_mean(clearly_unlike, axis=[1, 2, 3]) >= MARGIN_OBJECT_SHARE,
                        tf.float32)
   return has_object * tf.nn.relu(LOGIT_MARGIN - margin)
 
