@@ -16,8 +16,11 @@ MIN_OBJECT_SHARE = 0.01
 # which its ReLU maps to 0: without it a mask that sank below there could not come back.
 BELOW_LEVEL_GRADIENT = 0.1
 # The margin, in logits, by which `margin_shortfall` asks a net's raw mask to rank an
-# image's pixels unlike its border above those like it: sigmoid 0.27 against 0.73.
-LOGIT_MARGIN = 1.0
+# image's pixels unlike its border above those like it. 0: it only turns back a mask that
+# ranks them below (inverted on that image). A margin of 1 also pulled every image of a
+# new net, and the hard set's horse-to-zebra translation failed where it had passed
+# (docs/experiments.md, twenty-second session).
+LOGIT_MARGIN = 0.0
 # ... on an image with at least this share of pixels clearly unlike its border (likeness
 # under MARGIN_LIKENESS): an object. The hard set's object-less images have at most 1.3%
 # such pixels in their textures (and up to 24% under MIN_OBJECT_SHARE's 0.5), its images
@@ -188,10 +191,12 @@ def margin_shortfall(logits: tf.Tensor, likeness: tf.Tensor,
   LOGIT_MARGIN above those like it (weights `likeness`), in mean logits; 0 for an image
   without MARGIN_OBJECT_SHARE of pixels clearly unlike its border (likeness under
   MARGIN_LIKENESS), whose texture alone would set what its mask should rank first, and
-  so train the net on noise. In logits, not in the sigmoid's
-  range: a net that has sunk an object to 0 there (inverted on one background family,
-  the rest of its images voting its polarity) gets no gradient from its mask, nor from
-  the priors on the oriented mask, which `orient` maps to 0 below the border's level."""
+  so train the net on noise.
+
+  In logits, not in the sigmoid's range: a net inverted on one background family (its
+  objects sunk to 0 there, the rest of its images voting its polarity) gets no gradient
+  from its saturated sigmoid, nor from the priors on the oriented mask, which `orient`
+  maps to 0 below the border's level. In logits the shortfall pulls linearly."""
   logits = tf.cast(logits, tf.float32)
   likeness = tf.cast(likeness, tf.float32)
   aligned = tf.where(flips(tf.sigmoid(logits), vote)[:, None, None, None], -logits, logits)
