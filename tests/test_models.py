@@ -10,9 +10,10 @@ from uagit_tf import method
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
-from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, MIN_CONTRAST, VOTE_MOMENTUM,
-                                       AttentionNet, border_mean, border_ring, colour_margin,
-                                       guided_filter, orient, polarity_margin, ring_gap)
+from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
+                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean, border_ring,
+                                       colour_margin, guided_filter, margin_shortfall, orient,
+                                       polarity_margin, ring_gap)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -383,6 +384,43 @@ def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
   assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
   net.update_vote(images, tf.ones_like(likeness))
   assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
+
+
+def test_margin_shortfall_lifts_an_object_the_sigmoid_has_sunk():
+  # The standard set's A net at mix 0.25 (seed 1, 1800 steps): its vote says objects are
+  # bright, but on the A images with B's background the raw mask is 0.00 on the object
+  # and 0.5 on the background, logits about -16 and 0: `orient` maps them to nothing,
+  # and the sigmoid passes no gradient there. In logits the shortfall is linear.
+  likeness = 1.0 - _blob_mask(1.0, 0.0)  # The square's colour is not the border's.
+  sunk = tf.Variable(_blob_mask(-16.0, 0.0))
+  with tf.GradientTape() as tape:
+    shortfall = margin_shortfall(sunk, likeness, tf.constant(-0.5))
+  np.testing.assert_allclose(shortfall.numpy(), [LOGIT_MARGIN + 16.0], rtol=1e-5)
+  grad = tape.gradient(shortfall, sunk).numpy()
+  inside = _blob_mask(1.0, 0.0).numpy() > 0.5
+  np.testing.assert_allclose(grad[inside], -1.0 / 64, rtol=1e-4)  # Each object pixel up,
+  np.testing.assert_allclose(grad[~inside], 1.0 / (32 * 32 - 64), rtol=1e-4)  # the rest down.
+  # The object LOGIT_MARGIN or more above the rest costs nothing.
+  for gap in (LOGIT_MARGIN, 5.0):
+    np.testing.assert_allclose(margin_shortfall(_blob_mask(gap - 3.0, -3.0), likeness,
+                                                tf.constant(-0.5)).numpy(), [0.0], atol=1e-5)
+  # In a net whose vote turns its masks over (> 0), the object is the dark side.
+  np.testing.assert_allclose(margin_shortfall(_blob_mask(-4.0, 1.0), likeness,
+                                              tf.constant(0.9)).numpy(), [0.0], atol=1e-5)
+  np.testing.assert_allclose(margin_shortfall(_blob_mask(1.0, -4.0), likeness,
+                                              tf.constant(0.9)).numpy(), [LOGIT_MARGIN + 5.0],
+                             rtol=1e-5)
+  # An image all in its border's colours has no object to rank: it abstains. So does one
+  # whose texture is merely unlike its border in places (the hard set's object-less
+  # images: likeness 0.3 on a fifth of their pixels), under MARGIN_OBJECT_SHARE clearly.
+  np.testing.assert_allclose(margin_shortfall(sunk, tf.ones_like(likeness),
+                                              tf.constant(-0.5)).numpy(), [0.0])
+  texture = np.ones([1, 32, 32, 1], np.float32)
+  texture[:, ::5] = 0.3
+  texture[:, 0, :3] = 0.1  # 3 of 1024 pixels clearly unlike the border.
+  assert 3 / 1024 < MARGIN_OBJECT_SHARE
+  np.testing.assert_allclose(margin_shortfall(sunk, tf.constant(texture),
+                                              tf.constant(-0.5)).numpy(), [0.0])
 
 
 def test_ring_gap_holds_the_ring_at_the_backgrounds_level():

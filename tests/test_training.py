@@ -322,6 +322,9 @@ def base_steps():
     # The background and hard-mask priors (on by default) reach the attention nets alone.
     ("lambda_mask_background", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
     ("lambda_mask_hard", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
+    # The raw mask's margin (its logits at init are too close) reaches the attention nets.
+    ("lambda_mask_margin", 0.5, Stage.ATTENTION, {"mask_margin_a", "mask_margin_b"},
+     ATTS | DISCS),
     # The mask cycle also reaches the generators through s'.
     ("lambda_mask_cycle", 0.5, Stage.ATTENTION, {"mask_cycle_a", "mask_cycle_b"},
      GENS | ATTS | DISCS),

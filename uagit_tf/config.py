@@ -141,6 +141,7 @@ class LossConfig:
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   lambda_mask_object: float = _f(0.5, "Stage-1 weight of the share of the other pixels left out (not in the paper).")
+  lambda_mask_margin: float = _f(0.0, "Stage-1 weight of a hinge on the raw mask's object-border logit gap.")
   lambda_mask_ring: float = _f(1.0, "Stage-1 weight of |raw mask's border ring - its background| (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
@@ -157,7 +158,8 @@ class LossConfig:
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
               "lambda_mask_binary", "lambda_mask_hard", "lambda_mask_cycle",
-              "lambda_mask_background", "lambda_mask_object", "lambda_mask_ring")
+              "lambda_mask_background", "lambda_mask_object", "lambda_mask_ring",
+              "lambda_mask_margin")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.cycle_object_weight <= 1.0,
@@ -214,7 +216,7 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
                  "lambda_mask_hard": 0.0,
                  "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
-                 "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0,
+                 "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0,
                  "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
                  "disc_background_swap": 0.0, "disc_hide_background": False,
                  "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
@@ -277,8 +279,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
               "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
               "lambda_mask_background": 0.0, "lambda_mask_object": 0.0,
-              "lambda_mask_ring": 0.0, "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
-              "disc_hide_background": False, "lambda_mask_hard": 0.0, "attention_epochs": 30},
+              "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0, "attention_keep_best": 0.0,
+              "cycle_object_weight": 1.0, "disc_hide_background": False, "lambda_mask_hard": 0.0,
+              "attention_epochs": 30},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -291,8 +294,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (docs/experiments.md, E10).
     "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
              "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
-             "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "attention_keep_best": 0.0,
-             "cycle_object_weight": 1.0, "disc_hide_background": False,
+             "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0,
+             "attention_keep_best": 0.0, "cycle_object_weight": 1.0, "disc_hide_background": False,
              "lambda_mask_hard": 0.0, "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,

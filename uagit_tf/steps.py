@@ -208,6 +208,7 @@ class TrainStep:
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
     shown = self.shown(likeness, forward["mask"], plan)
+    raw_logits = functools.cache(lambda: att.raw_logits(real)) if att else None
     fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
@@ -215,7 +216,8 @@ class TrainStep:
         "source": real, "likeness": likeness, "shown": shown, "mask": mask, "fake": fake,
         "judged": judged,
         # The source's attention net before `orient`, computed if a prior asks for it.
-        "raw_mask": functools.cache(lambda: att.raw_mask(real)) if att else None,
+        "raw_logits": raw_logits, "vote": att.vote if att else None,
+        "raw_mask": functools.cache(lambda: tf.sigmoid(raw_logits())) if att else None,
         "translated": forward["translated"], "back_mask": backward["mask"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -329,6 +331,10 @@ class TrainStep:
         # image without them, at least 1% of its pixels, is barely pulled).
         ("mask_object", cfg.lambda_mask_object,
          lambda: method.covered_share(1.0 - mask, 1.0 - likeness(), min_weight=0.01)),
+        # The net's raw mask, in logits and its polarity, ranking the pixels unlike the
+        # border at least attention.LOGIT_MARGIN above those like it.
+        ("mask_margin", cfg.lambda_mask_margin, lambda: tf.reduce_mean(
+            attention.margin_shortfall(out["raw_logits"](), likeness(), out["vote"]))),
         # The net's border ring at its background's level, where `orient` reads it.
         ("mask_ring", cfg.lambda_mask_ring,
          lambda: tf.reduce_mean(attention.ring_gap(out["raw_mask"](), likeness()))),
