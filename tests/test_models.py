@@ -11,8 +11,9 @@ from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
 from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
-                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, VOTE_MOMENTUM, AttentionNet, border_mean, border_ring,
-                                       colour_margin, guided_filter, margin_shortfall, orient,
+                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, VOTE_MOMENTUM,
+                                       AttentionNet, border_mean, border_ring, colour_margin,
+                                       guided_filter, margin_shortfall, orient,
                                        polarity_margin, ring_gap)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
