@@ -79,6 +79,8 @@ class Trainer:
     run = cfg.run
     # Before any other TensorFlow work: thread pools and multi_worker configure the runtime.
     distribute.configure_threads(run.intra_op_threads, run.inter_op_threads)
+    if warning := distribute.onednn_warning():
+      logging.warning(warning)
     self.strategy = strategy or distribute.make_strategy(run.strategy)
     self.is_chief = distribute.is_chief()
     workdir_lib.check_writable(workdir)
