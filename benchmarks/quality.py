@@ -58,7 +58,9 @@ _ARCH = {"demo": {"ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16
 # per op): the demo nets take 7-8 at 2000 steps; the paper's 17.5-18.2 at 1800, where the
 # six hard cells pass but standard mix 0.25 seed 1 fails (a2b IoU 0.49), and 19.8-20.5 at
 # 2000, where all twelve cells pass (docs/experiments.md, eighteenth to twenty-first
-# sessions; the grid's runs write no epoch-end checkpoints, which cost 2.8 a run).
+# sessions; the grid's runs write no epoch-end checkpoints, which cost 2.8 a run). Measured
+# on an AVX-512 EPYC; the AVX2-only EPYC of the twenty-third session ran the same step
+# about 5x slower, oneDNN on (BUILD_NOTES.md): the budget in steps is the machine's.
 BUDGET_STEPS = {"demo": 2000, "paper": 1800}
 HELDOUT = "heldout"  # benchmarks/heldout_data.py: built by other rules, never tuned on.
 BAR = {"mask_iou": 0.75, "background_mae": 3.0, "baseline_ratio": 0.25, "success": 0.9}

@@ -24,9 +24,13 @@ def run_helper(*args, env=None):
                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def finish(*procs, timeout=300):
+def finish(*procs, timeout=1200):
   """Waits for every process, then fails with each failed one's output (a worker's crash
-  shows up in the other as a lost peer, so one output alone can hide the cause)."""
+  shows up in the other as a lost peer, so one output alone can hide the cause).
+
+  The timeout only catches a hang: the mirrored helper takes 220-250 s on two cores beside
+  other work, and 300 s timed out under a CI's load once.
+  """
   outputs = []
   for proc in procs:
     try:
@@ -47,7 +51,12 @@ def weights_of(results, prefix):
 
 def test_mirrored_on_two_devices_matches_one_device_at_the_same_global_batch(tmp_path):
   out = str(tmp_path / "mirrored.npz")
-  finish(run_helper("mirrored", out))
+  # TensorFlow's own kernels, not oneDNN's: on a CPU without AVX-512, with oneDNN's, three
+  # Adam steps of the tiny nets left 4.6% of the weights more than 1e-5 apart between one
+  # device and two (0.02% with TensorFlow's own; twenty-third session), presumably as
+  # their rounding depends on the batch's shape. What is tested is the strategy's
+  # arithmetic, which a wrong loss scale or a lost replica's gradient breaks far beyond.
+  finish(run_helper("mirrored", out, env={"TF_ENABLE_ONEDNN_OPTS": "0"}))
   r = dict(np.load(out))
   single, mirrored = weights_of(r, "single:"), weights_of(r, "mirrored:")
   assert single.keys() == mirrored.keys() and len(single) > 50
