@@ -380,7 +380,7 @@ def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, pr
 
 
 def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
-  cfg = tiny(lambda_mask_ring=0.0)  # A 6x1 mask has no border ring.
+  cfg = tiny(lambda_mask_ring=0.0, lambda_mask_margin=0.0)  # A 6x1 mask: no ring, no margin.
   step = TrainStep(cfg)
   mask = tf.constant([0.0, 0.05, 0.1, 0.3, 0.9, 1.0])[None, :, None, None]
   source = tf.zeros([1, 6, 1, 3])
@@ -395,7 +395,7 @@ def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
   # A new net's masks are rarely inverted, so a step from init may not show the prior;
   # its place in the objective is read off `_mask_priors`, on a batch of two 32x32 masks:
   # one turned over (object logits -16, background 0), one in the net's polarity.
-  step = TrainStep(tiny(lambda_mask_margin=0.1))
+  step = TrainStep(tiny())  # the default weight, 0.1
   inside = np.zeros([1, 32, 32, 1], bool)
   inside[:, 12:20, 12:20] = True
   logits = tf.constant(np.concatenate([np.where(inside, -16.0, 0.0),
@@ -407,8 +407,9 @@ def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
   priors = {name: (weight, value) for name, weight, value in step._mask_priors(out)}
   weight, value = priors["mask_margin"]
   assert weight == 0.1 and float(value) == pytest.approx((16.0 + 0.0) / 2, rel=1e-5)
-  # Off by default: no such term.
-  assert "mask_margin" not in {name for name, _, _ in TrainStep(tiny())._mask_priors(out)}
+  # Off (as in the paper and demo presets): no such term.
+  off = TrainStep(tiny(lambda_mask_margin=0.0))
+  assert "mask_margin" not in {name for name, _, _ in off._mask_priors(out)}
 
 
 def test_the_plain_cyclegan_keeps_the_whole_images_cycle():

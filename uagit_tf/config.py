@@ -141,7 +141,7 @@ class LossConfig:
   lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   lambda_mask_object: float = _f(0.5, "Stage-1 weight of the share of the other pixels left out (not in the paper).")
-  lambda_mask_margin: float = _f(0.0, "Stage-1 weight of a hinge on the raw mask's object-border logit gap.")
+  lambda_mask_margin: float = _f(0.1, "Stage-1 weight of a hinge on raw mask logits, object vs border (not in paper).")
   lambda_mask_ring: float = _f(1.0, "Stage-1 weight of |raw mask's border ring - its background| (not in the paper).")
   disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
