@@ -24,3 +24,23 @@ def trained_workdir(tmp_path_factory):
   workdir_lib.prepare(cfg, workdir)
   training.Trainer(cfg, workdir).fit(progress=False)
   return workdir
+
+
+# tiny nets with the default method, trained until both directions' masks hold objects:
+# 20 epochs x 30 steps (about 40 s). The 6-step `trained_workdir`'s masks are noise.
+ALIVE = {"synthetic_train_size": 64, "synthetic_background_mix": 0.0, "epochs": 20,
+         "attention_epochs": 10, "decay_epoch": 10, "steps_per_epoch": 30,
+         "checkpoint_every": 10**6, "checkpoint_each_epoch": False, "summary_every": 100,
+         "image_summary_every": 10**6}
+
+
+@pytest.fixture(scope="session")
+def alive_workdir(tmp_path_factory):
+  """A workdir of the tiny preset trained 600 steps: masks that hold the objects."""
+  from uagit_tf import training
+  from uagit_tf import workdir as workdir_lib
+  workdir = str(tmp_path_factory.mktemp("alive"))
+  cfg = config.preset("tiny", **ALIVE)
+  workdir_lib.prepare(cfg, workdir)
+  training.Trainer(cfg, workdir).fit(progress=False)
+  return workdir

@@ -634,10 +634,6 @@ def test_attention_refine_radius_refines_the_oriented_mask_and_the_image_gets_no
                           * tf.random.stateless_uniform(mask.shape, [7, 8]))
   np.testing.assert_allclose(tape.gradient(total, x).numpy(), held.gradient(fixed, x).numpy(),
                              atol=1e-5)
-  # Leaving the filter out keeps the weights and gives the oriented mask back.
-  unrefined = refined.without_refinement()
-  assert unrefined.refine_radius == 0 and plain.without_refinement() is plain
-  np.testing.assert_allclose(unrefined(x).numpy(), oriented.numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="refine"):
     AttentionNet(refine_radius=-1)
 

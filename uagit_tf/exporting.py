@@ -20,10 +20,11 @@ from typing import Callable
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
+from tensorflow.lite.python import util as lite_util  # modify_model_io_type: TF pinned < 2.22.
 
 from uagit_tf import config as config_lib
 from uagit_tf.models import Networks
+from uagit_tf.models import attention
 from uagit_tf.pixels import to_uint8
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.translator import Translator
@@ -280,8 +281,6 @@ def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_
   # Converted from a SavedModel of the same module (the functions the server gets, at a
   # fixed size): the loader turns the variables into constants. Converting the live
   # concrete function instead left uninitialised READ_VARIABLE ops (NaN outputs).
-  if quantize == "int8":
-    nets = _without_mask_refinement(nets)
   module = ExportModule(nets, cfg)
   # int8 quantizes the float graph and lets the converter expose uint8 input and outputs
   # (scale 1/255 from the [0, 1] ranges): quantizing our own uint8 casts breaks the model.
@@ -293,21 +292,6 @@ def export_tflite(nets: Networks, cfg: config_lib.Config, direction: str, image_
     tf.saved_model.save(module, tmp, signatures={"translate": fn})
     converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["translate"])
     return _convert(converter, quantize, float_io, representative)
-
-
-def _without_mask_refinement(nets: Networks) -> Networks:
-  """The networks with each attention net's guided filter left out (same weights).
-
-  The filter's 3x3 solve divides by a determinant as small as eps^3: in int8 it rounds to
-  0 and LiteRT's DIV fails. An int8 model therefore composites with the border-prior
-  masks before refinement; float, float16 and dynamic exports keep the filter.
-  """
-  for domain, net in nets.att.items():
-    if net.refine_radius:
-      logging.warning("int8: att_%s's masks are not refined by the guided filter "
-                      "(--attention_refine_radius); float16 or dynamic keep it.", domain)
-  return dataclasses.replace(nets, att={d: net.without_refinement()
-                                        for d, net in nets.att.items()})
 
 
 def _convert(converter: tf.lite.TFLiteConverter, quantize: str, float_io: bool,
@@ -322,23 +306,127 @@ def _convert(converter: tf.lite.TFLiteConverter, quantize: str, float_io: bool,
   elif quantize == "int8":
     if representative is None or not len(representative):
       raise ValueError("int8 quantization needs representative images")
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                           tf.lite.OpsSet.TFLITE_BUILTINS]
-    # One extra sample holding a black and a white pixel pins the input range to [0, 1]:
-    # with uint8 input the scale is then exactly 1/255, so raw pixels go in unchanged.
-    pinned = np.array(representative[:1], np.float32)
-    pinned[0, 0, 0], pinned[0, 0, 1] = 0.0, 1.0
-    samples = np.concatenate([pinned, representative]).astype(np.float32)
-    converter.representative_dataset = lambda: ([s[None]] for s in samples)
-    if not float_io:
-      converter.inference_input_type = tf.uint8
-      converter.inference_output_type = tf.uint8
+    return _convert_int8(converter, float_io, representative)
+  return _converted(converter.convert)
+
+
+def _convert_int8(converter: tf.lite.TFLiteConverter, float_io: bool,
+                  representative: np.ndarray) -> bytes:
+  """int8 everywhere but the ops under attention.FLOAT_SCOPE, which stay float32.
+
+  Those post-process one-channel masks with image-wide statistics (border means, peaks,
+  a division by the contrast) and 3x3 solves over determinants as small as eps^3: in
+  int8 the solve rounds to 0 and a mask's statistics lose the object. They are a small
+  share of the model's arithmetic. The converter's own int8 path cannot leave named ops
+  in float; its quantization debugger can (`denylisted_nodes`).
+  """
+  float_model = _converted(converter.convert)  # Names the ops to keep, as TFLite has them.
+  scope = f"/{attention.FLOAT_SCOPE}/"
+  keep = [t["name"] for t in _interpreter(float_model).get_tensor_details()
+          if scope in t["name"]]
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                         tf.lite.OpsSet.TFLITE_BUILTINS]
+  # One extra sample holding a black and a white pixel pins the input range to [0, 1]:
+  # with uint8 input the scale is then exactly 1/255, so raw pixels go in unchanged.
+  pinned = np.array(representative[:1], np.float32)
+  pinned[0, 0, 0], pinned[0, 0, 1] = 0.0, 1.0
+  samples = np.concatenate([pinned, representative]).astype(np.float32)
+  dataset = lambda: ([s[None]] for s in samples)
+  converter.representative_dataset = dataset
+  debugger = _converted(lambda: tf.lite.experimental.QuantizationDebugger(
+      converter=converter, debug_dataset=dataset,
+      debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)))
+  model = debugger.get_nondebug_quantized_model()  # float32 input and outputs.
+  if not float_io:
+    # uint8 pixels in and out (the input's scale is 1/255 exactly, see `pinned`).
+    model = lite_util.modify_model_io_type(model, tf.uint8, tf.uint8)
+  return model
+
+
+def _converted(convert: Callable):
+  """convert(), naming an op that would need Flex (TF ops) in TFLite."""
   try:
-    return converter.convert()
+    return convert()
   except Exception as e:  # The converter raises ConverterError and others.
     text = str(e)
     if "Flex" in text or "select TensorFlow ops" in text or "not supported" in text:
       raise ValueError("The model needs TensorFlow ops that TFLite builtins lack (Flex); "
                        f"LiteRT on phones cannot run them. Converter said: {text[:800]}") from e
     raise
+
+
+# What an exported TFLite translator must keep of the float one it came from (issue 45's
+# bar): its mask (thresholded at 0.5) and its translated image. Below, it is not shipped.
+AGREEMENT = {"mask_iou": 0.9, "translated_mae": 6.0}
+
+
+def _interpreter(model: bytes):
+  from ai_edge_litert.interpreter import Interpreter
+  return Interpreter(model_content=model)
+
+
+def run_tflite(model: bytes, images01: np.ndarray) -> dict[str, np.ndarray]:
+  """A TFLite translator's outputs on images [N, S, S, 3] in [0, 1], one at a time.
+
+  Returns:
+    translated [N, S, S, 3] in 0-255 and mask [N, S, S, 1] in [0, 1], float32, whatever
+    the model's input and output types (uint8 outputs are dequantized).
+  """
+  runner = _interpreter(model).get_signature_runner()
+  uint8_in = runner.get_input_details()["images"]["dtype"] == np.uint8
+  scale, zero = runner.get_output_details()["mask"]["quantization"]
+  translated, masks = [], []
+  for image in images01:
+    x = np.round(image * 255).astype(np.uint8) if uint8_in else image.astype(np.float32)
+    result = runner(images=x[None])
+    # uint8 outputs are pixels as they are (an int8 model's scale is 1/255 of [0, 1]);
+    # float ones are in [0, 1].
+    t = result["translated"][0].astype(np.float32)
+    translated.append(t if result["translated"].dtype == np.uint8 else t * 255.0)
+    m = result["mask"][0].astype(np.float32)
+    masks.append((m - zero) * scale if scale else m)
+  return {"translated": np.stack(translated), "mask": np.stack(masks)}
+
+
+def tflite_agreement(model: bytes, translator: Translator,
+                     images01: np.ndarray) -> dict[str, float]:
+  """How a TFLite translator agrees with the float `translator` it was exported from.
+
+  Args:
+    model: the TFLite flatbuffer.
+    translator: the float model (what the SavedModel serves).
+    images01: [N, S, S, 3] in [0, 1] at the model's size; rounded to uint8 pixels for both.
+  Returns:
+    mask_iou: IoU of the two masks thresholded at 0.5, over every pixel (1 when neither
+      has a pixel above it); translated_mae: mean |difference| of `translated`, 0-255;
+      mask_mae: mean |difference| of the masks; mask_range and float_mask_range: max - min
+      of each model's masks over all images (0: a constant mask).
+  """
+  images01 = np.round(np.asarray(images01, np.float32) * 255) / 255
+  wanted = [translator(tf.constant(images01[i:i + 8] * 2 - 1))  # Bounded memory at 256 px.
+            for i in range(0, len(images01), 8)]
+  want_mask = np.concatenate([w["mask"].numpy() for w in wanted])
+  want_translated = (np.concatenate([w["translated"].numpy() for w in wanted]) + 1) * 127.5
+  got = run_tflite(model, images01)
+  a, b = got["mask"] > 0.5, want_mask > 0.5
+  union = np.logical_or(a, b).sum()
+  return {"mask_iou": float(np.logical_and(a, b).sum() / union) if union else 1.0,
+          "translated_mae": float(np.abs(got["translated"] - want_translated).mean()),
+          "mask_mae": float(np.abs(got["mask"] - want_mask).mean()),
+          "mask_range": float(np.ptp(got["mask"])), "float_mask_range": float(np.ptp(want_mask))}
+
+
+def agreement_problem(agreement: dict[str, float]) -> str | None:
+  """One line naming how a TFLite translator fails AGREEMENT, or None where it meets it."""
+  if agreement["mask_range"] < 1 / 255 and agreement["float_mask_range"] >= 1 / 255:
+    return (f"its mask is constant ({agreement['mask_range']:.4f} from lowest to highest) "
+            f"where the float model's spans {agreement['float_mask_range']:.2f}: it would "
+            "return its input unchanged")
+  if (agreement["mask_iou"] < AGREEMENT["mask_iou"]
+      or agreement["translated_mae"] > AGREEMENT["translated_mae"]):
+    return (f"it differs from the float model: mask IoU {agreement['mask_iou']:.3f} (at 0.5; "
+            f"needs >= {AGREEMENT['mask_iou']}), translated off by "
+            f"{agreement['translated_mae']:.2f} grey levels on average (needs <= "
+            f"{AGREEMENT['translated_mae']})")
+  return None

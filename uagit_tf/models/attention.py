@@ -27,6 +27,8 @@ LOGIT_MARGIN = 0.0
 # with objects 2% or more, all but a few small or border-coloured ones.
 MARGIN_OBJECT_SHARE = 0.02
 MARGIN_LIKENESS = 0.25
+# The name scope of the mask's post-processing (`orient`, `guided_filter`).
+FLOAT_SCOPE = "mask_float"
 
 
 @keras.saving.register_keras_serializable(package="uagit_tf")
@@ -82,10 +84,13 @@ class AttentionNet(keras.Model):
 
   def call(self, images):
     mask = self.raw_mask(images)
-    if self.polarity == "border":
-      mask = orient(mask, self.vote)
-    if self.refine_radius:
-      mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
+    # A few ops on one channel whose statistics and 3x3 solves int8 cannot hold: an int8
+    # export keeps what this scope names in float (exporting.py).
+    with tf.name_scope(FLOAT_SCOPE):
+      if self.polarity == "border":
+        mask = orient(mask, self.vote)
+      if self.refine_radius:
+        mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
     return mask
 
   def raw_mask(self, images):
@@ -129,16 +134,6 @@ class AttentionNet(keras.Model):
     moved = VOTE_MOMENTUM * self.vote + (1.0 - VOTE_MOMENTUM) * yes / tf.maximum(count, 1.0)
     self.vote.assign(tf.where(count > 0, moved, self.vote))
 
-  def without_refinement(self) -> "AttentionNet":
-    """This net (the same weights, copied) with the guided filter left out; itself if it
-    has none."""
-    if not self.refine_radius:
-      return self
-    net = type(self).from_config({**self.get_config(), "refine_radius": 0})
-    net(tf.zeros([1, 16, 16, 3]))
-    net.set_weights(self.get_weights())
-    return net
-
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
             "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu,
@@ -168,10 +163,21 @@ def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
 
   flip, level, contrast = layers.whole_image_statistics(statistics)
   mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
-  rise = mask - level[:, None, None, None]
-  below = tf.minimum(rise, 0.0)  # 0 forward; its gradient, scaled, backward.
-  rise = tf.nn.relu(rise) + BELOW_LEVEL_GRADIENT * (below - tf.stop_gradient(below))
+  rise = _relu_leaking_gradient(mask - level[:, None, None, None])
   return tf.minimum(rise / contrast[:, None, None, None], 1.0)
+
+
+@tf.custom_gradient
+def _relu_leaking_gradient(x: tf.Tensor):
+  """relu(x) forward; backward, BELOW_LEVEL_GRADIENT of the gradient where x <= 0.
+
+  A custom gradient, not a term that is 0 forward (x - stop_gradient(x)): exported graphs
+  then hold a plain ReLU. int8 calibration gave such an always-0 term the range [0, 0],
+  a quantization scale of 0, and the int8 ADD that took it returned a mask of 0 everywhere.
+  """
+  def grad(upstream):
+    return upstream * tf.cast(tf.where(x > 0, 1.0, BELOW_LEVEL_GRADIENT), upstream.dtype)
+  return tf.nn.relu(x), grad
 
 
 def flips(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
@@ -264,10 +270,10 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   # The window's mean as a row mean then a column mean: the same numbers (the windows
   # clipped at the border are rectangles), in 2k operations per pixel instead of k^2.
   box = lambda t: tf.nn.avg_pool2d(tf.nn.avg_pool2d(t, [1, k], 1, "SAME"), [k, 1], 1, "SAME")
-  r, g, b = tf.unstack(guide, axis=-1)
+  r, g, b = _channels(guide)
   means = box(tf.stack([r, g, b, p[..., 0], r * p[..., 0], g * p[..., 0], b * p[..., 0],
                         r * r, r * g, r * b, g * g, g * b, b * b], axis=-1))
-  mr, mg, mb, mp, mrp, mgp, mbp, mrr, mrg, mrb, mgg, mgb, mbb = tf.unstack(means, axis=-1)
+  mr, mg, mb, mp, mrp, mgp, mbp, mrr, mrg, mrb, mgg, mgb, mbb = _channels(means)
   # The window's colour covariance (+ eps I) and the colour-mask covariance.
   srr, srg, srb = mrr - mr * mr + eps, mrg - mr * mg, mrb - mr * mb
   sgg, sgb, sbb = mgg - mg * mg + eps, mgb - mg * mb, mbb - mb * mb + eps
@@ -280,6 +286,12 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   ag = (crg * vr + cgg * vg + cgb * vb) / det
   ab = (crb * vr + cgb * vg + cbb * vb) / det
   offset = mp - ar * mr - ag * mg - ab * mb
-  ar, ag, ab, offset = tf.unstack(box(tf.stack([ar, ag, ab, offset], axis=-1)), axis=-1)
+  ar, ag, ab, offset = _channels(box(tf.stack([ar, ag, ab, offset], axis=-1)))
   refined = ar * r + ag * g + ab * b + offset
   return tf.clip_by_value(refined, 0.0, 1.0)[..., None]
+
+
+def _channels(t: tf.Tensor) -> list[tf.Tensor]:
+  """The channels of [..., C] as slices: single-output ops, which an int8 export can keep
+  in float by name (the quantizer's denylist misses the outputs of one UNPACK)."""
+  return [t[..., i] for i in range(t.shape[-1])]
