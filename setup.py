@@ -31,6 +31,9 @@ setuptools.setup(
         "console_scripts": [
             "uagit-train=trainers.train:run",
             "uagit-translate=trainers.translate:run",
+            "uagit-evaluate=trainers.evaluate:run",
+            "uagit-export-saved-model=export.saved_model:run",
+            "uagit-export-tflite=export.tflite:run",
         ],
     },
 )

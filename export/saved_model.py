@@ -9,10 +9,10 @@ signatures serving_default (= a2b), a2b, b2a (uint8 images) and a2b_bytes, b2a_b
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from trainers import console
 from uagit_tf import exporting
 from uagit_tf.workdir import CheckpointError, restore_networks
 
@@ -36,7 +36,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ translated grey levels), the command says so and exits non-zero without writing
 import os
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 
+from trainers import console
 from uagit_tf import exporting
 from uagit_tf.data import folders
 from uagit_tf.data import pipeline
@@ -116,7 +116,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":

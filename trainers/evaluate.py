@@ -9,9 +9,9 @@ Prints the metric table and writes metrics.json, report.html and worst-IoU image
 import os
 import sys
 
-from absl import app
 from absl import flags
 
+from trainers import console
 from uagit_tf import config as config_lib
 from uagit_tf import evaluation
 from uagit_tf.metrics import inception
@@ -57,7 +57,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@
 The folders train and evaluate exactly like a user's own data (--dataset=data/synthetic).
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from trainers import console
 from uagit_tf import config as config_lib
 from uagit_tf.data import synthetic
 
@@ -32,7 +32,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ import dataclasses
 import os
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from trainers import console
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
 from uagit_tf import training
@@ -82,7 +82,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":

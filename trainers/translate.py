@@ -9,10 +9,10 @@ work: nothing of the user's is written over (uagit_tf/translate_files.py).
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from trainers import console
 from uagit_tf import translate_files
 from uagit_tf import translator as translator_lib
 from uagit_tf import workdir as workdir_lib
@@ -43,7 +43,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  console.run(__name__, main)
 
 
 if __name__ == "__main__":
