@@ -71,15 +71,21 @@ def random_images(rng: np.random.Generator) -> np.ndarray:
   return rng.integers(0, 256, [batch, h, w, channels]).astype(dtype)
 
 
-def random_bytes(rng: np.random.Generator) -> list[bytes]:
-  def one() -> bytes:
+def random_bytes(rng: np.random.Generator) -> tuple[list[bytes], bool]:
+  """A batch of encoded images, some random bytes, truncated or with a byte flipped.
+
+  Returns:
+    The batch, and whether every item is an intact PNG, JPEG, GIF or BMP (a request the
+    model must serve; another may be served or refused).
+  """
+  def one() -> tuple[bytes, bool]:
     h, w = int(rng.integers(1, 40)), int(rng.integers(1, 40))
     pixels = rng.integers(0, 256, [h, w, 3], dtype=np.uint8)
     kind = rng.integers(0, 7)
     if kind == 0:
-      return rng.bytes(int(rng.integers(0, 64)))
+      return rng.bytes(int(rng.integers(0, 64))), False
     if kind == 1:
-      return b""
+      return b"", False
     gray, rgba = pixels[..., :1], np.concatenate([pixels, pixels[..., :1]], axis=-1)
     encoders = {2: lambda: tf.io.encode_png(gray).numpy(),
                 3: lambda: tf.io.encode_jpeg(pixels).numpy(), 4: lambda: _gif(pixels),
@@ -88,8 +94,10 @@ def random_bytes(rng: np.random.Generator) -> list[bytes]:
     if rng.random() < 0.3:  # Truncated, or a byte flipped.
       data = data[:int(rng.integers(0, len(data)))] if rng.random() < 0.5 else (
           data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:])
-    return data
-  return [one() for _ in range(int(rng.choice([0, 1, 1, 2, 3])))]
+      return data, False
+    return data, True
+  items = [one() for _ in range(int(rng.choice([0, 1, 1, 2, 3])))]
+  return [data for data, _ in items], all(intact for _, intact in items)
 
 
 def _gif(pixels: np.ndarray) -> bytes:
@@ -114,10 +122,11 @@ def fuzz(signatures, requests: int, seed: int) -> collections.Counter:
   for i in range(requests):
     name = names[i % len(names)]
     if name.endswith("_bytes"):
-      request = random_bytes(rng)
+      request, intact = random_bytes(rng)
       call = lambda: signatures[name](image_bytes=tf.constant(request, dtype=tf.string))
       check = lambda out: check_bytes_response(request, out)
-      valid = None  # Whether bytes decode is the model's to decide.
+      # Intact images must be served; whether damaged bytes decode is the model's to decide.
+      valid = True if intact else None
     else:
       request = random_images(rng)
       call = lambda: signatures[name](images=tf.constant(request))

@@ -1,6 +1,10 @@
-"""Shared fixtures: small configs and one trained tiny workdir reused by several tests."""
+"""Shared fixtures: small configs, and trained tiny workdirs and an export built once per
+test run and shared by every xdist worker (a file lock; the first worker to ask builds)."""
 
+import contextlib
+import fcntl
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -14,18 +18,6 @@ def tiny(**overrides) -> config.Config:
   return config.preset("tiny", **{"deterministic": True, **overrides})
 
 
-@pytest.fixture(scope="session")
-def trained_workdir(tmp_path_factory):
-  """A workdir trained through both stages with the tiny preset (6 steps)."""
-  from uagit_tf import training
-  from uagit_tf import workdir as workdir_lib
-  workdir = str(tmp_path_factory.mktemp("trained"))
-  cfg = tiny()
-  workdir_lib.prepare(cfg, workdir)
-  training.Trainer(cfg, workdir).fit(progress=False)
-  return workdir
-
-
 # tiny nets with the default method, trained until both directions' masks hold objects:
 # 20 epochs x 30 steps (about 40 s). The 6-step `trained_workdir`'s masks are noise.
 ALIVE = {"synthetic_train_size": 64, "synthetic_background_mix": 0.0, "epochs": 20,
@@ -34,13 +26,97 @@ ALIVE = {"synthetic_train_size": 64, "synthetic_background_mix": 0.0, "epochs": 
          "image_summary_every": 10**6}
 
 
+@contextlib.contextmanager
+def eagerly():
+  """tf.functions run as plain Python inside: the same maths without the 10-20 s that
+  tracing a step costs. For tests of the step's arithmetic and of the loop's logic; the
+  traced step keeps its own tests (resume, distribution, XLA, export)."""
+  import tensorflow as tf
+  tf.config.run_functions_eagerly(True)
+  try:
+    yield
+  finally:
+    tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture
+def eager():
+  with eagerly():
+    yield
+
+
+@contextlib.contextmanager
+def traced():
+  """tf.functions traced as usual inside, whatever the caller set."""
+  import tensorflow as tf
+  before = tf.config.functions_run_eagerly()
+  tf.config.run_functions_eagerly(False)
+  try:
+    yield
+  finally:
+    tf.config.run_functions_eagerly(before)
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+  with open(path + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def shared(tmp_path_factory, name: str, build) -> str:
+  """The folder `name`, made by build(folder) once per test run for every worker.
+
+  Workers of one run share the parent of their base temp folders. A build that fails
+  leaves nothing behind, so the next worker tries again (and fails the same way).
+  """
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent
+  folder = os.path.join(str(root), f"shared-{name}")
+  with _locked(folder):
+    if not os.path.isdir(folder):
+      partial = folder + ".partial"
+      shutil.rmtree(partial, ignore_errors=True)
+      with traced():  # Whichever test asks first, eager or not, builds the same thing.
+        build(partial)
+      os.rename(partial, folder)
+  return folder
+
+
+def _train(cfg: config.Config, workdir: str) -> None:
+  from uagit_tf import training
+  from uagit_tf import workdir as workdir_lib
+  workdir_lib.prepare(cfg, workdir)
+  training.Trainer(cfg, workdir).fit(progress=False)
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory):
+  """A workdir trained through both stages with the tiny preset (6 steps). Shared: tests
+  that change a workdir copy it first."""
+  return shared(tmp_path_factory, "trained", lambda w: _train(tiny(), w))
+
+
 @pytest.fixture(scope="session")
 def alive_workdir(tmp_path_factory):
   """A workdir of the tiny preset trained 600 steps: masks that hold the objects."""
-  from uagit_tf import training
-  from uagit_tf import workdir as workdir_lib
-  workdir = str(tmp_path_factory.mktemp("alive"))
-  cfg = config.preset("tiny", **ALIVE)
-  workdir_lib.prepare(cfg, workdir)
-  training.Trainer(cfg, workdir).fit(progress=False)
-  return workdir
+  return shared(tmp_path_factory, "alive",
+                lambda w: _train(config.preset("tiny", **ALIVE), w))
+
+
+@pytest.fixture(scope="session")
+def export_base(trained_workdir, tmp_path_factory):
+  """`trained_workdir` exported once through the command (version 1), for every test that
+  only reads an export; a test that adds versions copies it."""
+  from tests.helpers import run
+
+  def build(folder):
+    base = os.path.join(folder, "uagit")
+    path = run("export.saved_model", f"--workdir={trained_workdir}",
+               f"--export_dir={base}").stdout.strip().splitlines()[-1]
+    assert path == os.path.join(base, "1")
+  return os.path.join(shared(tmp_path_factory, "export", build), "uagit")

@@ -1,12 +1,16 @@
 """The command lines end to end with the tiny preset: train, resume, translate, errors."""
 
+import ast
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
 
-from tests.helpers import latest_step, run, write_image
+from tests.helpers import ROOT, latest_step, run, write_image
 
 
 def test_train_resume_and_translate(tmp_path):
@@ -51,8 +55,9 @@ def test_train_resume_and_translate(tmp_path):
   assert 0 < m.mean() < 255
 
 
-def test_architecture_flags_that_disagree_with_the_workdir_fail(trained_workdir):
-  proc = run("trainers.train", f"--workdir={trained_workdir}", "--ngf=16", check=False)
+def test_architecture_flags_that_disagree_with_the_workdir_fail(trained_workdir, tmp_path):
+  workdir = shutil.copytree(trained_workdir, tmp_path / "wd")  # Training takes its lock.
+  proc = run("trainers.train", f"--workdir={workdir}", "--ngf=16", check=False)
   assert proc.returncode != 0
   assert "ngf: workdir has 8, flags give 16" in proc.stderr
 
@@ -87,6 +92,59 @@ def test_translate_errors(tmp_path, trained_workdir):
   proc = run("trainers.translate", f"--workdir={tmp_path}", f"--input={bad}",
              f"--output={tmp_path / 'o'}", check=False)
   assert proc.returncode != 0 and "not a uagit_tf workdir" in proc.stderr
+
+
+def test_translate_reads_16_bit_rgba_grey_and_gif_and_names_what_it_cannot(tmp_path,
+                                                                          trained_workdir):
+  images = tmp_path / "in"
+  write_image(str(images / "deep.png"), size=(20, 24), bits=16)   # 16-bit greyscale.
+  write_image(str(images / "alpha.png"), size=(17, 9), mode="RGBA")
+  write_image(str(images / "grey.png"), size=(12, 12), mode="L")
+  Image.fromarray(np.random.default_rng(3).integers(0, 255, (10, 14, 3), np.uint8)).save(
+      images / "anim.gif")
+  (images / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+  out = tmp_path / "out"
+  proc = run("trainers.translate", f"--workdir={trained_workdir}", f"--input={images}",
+             f"--output={out}")
+  assert "Wrote 4 translation(s)" in proc.stderr
+  assert "1 of 5 file(s) could not be read" in proc.stderr and "broken.jpg" in proc.stderr
+  for name, (h, w) in {"deep": (20, 24), "alpha": (17, 9), "grey": (12, 12),
+                       "anim": (10, 14)}.items():
+    translated = np.asarray(Image.open(out / f"{name}_translated.png"))
+    assert translated.shape == (h, w, 3), name
+    assert np.asarray(Image.open(out / f"{name}_mask.png")).shape == (h, w), name
+  deep = np.asarray(Image.open(images / "deep.png")).astype(np.float64) / 65535
+  written = np.asarray(Image.open(out / "deep_input.png")).astype(np.float64) / 255
+  np.testing.assert_allclose(written[..., 0], deep, atol=1 / 255)  # Scaled, not clipped.
+  (tmp_path / "empty").mkdir()
+  proc = run("trainers.translate", f"--workdir={trained_workdir}",
+             f"--input={tmp_path / 'empty'}", f"--output={tmp_path / 'o2'}", check=False)
+  assert proc.returncode != 0 and "No image files" in proc.stderr
+  assert len([l for l in proc.stderr.splitlines() if l.startswith("translate:")]) == 1
+
+
+def test_the_console_scripts_run(tmp_path, trained_workdir):
+  # What `pip install` puts on the PATH, each run once as a user would.
+  bin_dir = os.path.dirname(sys.executable)
+  scripts = {"uagit-train": "trainers.train", "uagit-translate": "trainers.translate",
+             "uagit-evaluate": "trainers.evaluate",
+             "uagit-export-saved-model": "export.saved_model",
+             "uagit-export-tflite": "export.tflite"}
+  for name, module in scripts.items():
+    # absl's --help exits 1; what counts is that it shows the command's own text and flags.
+    proc = subprocess.run([os.path.join(bin_dir, name), "--help"], capture_output=True,
+                          text=True, timeout=300)
+    source = open(os.path.join(ROOT, *module.split(".")) + ".py").read()
+    doc = ast.get_docstring(ast.parse(source)).splitlines()[0]  # Importing defines flags.
+    assert doc in proc.stdout and "--workdir" in proc.stdout, (name, proc.stdout[-2000:])
+  image = tmp_path / "x.png"
+  write_image(str(image), size=(8, 8))
+  proc = subprocess.run([os.path.join(bin_dir, "uagit-translate"),
+                         f"--workdir={trained_workdir}", f"--input={image}",
+                         f"--output={tmp_path / 'o'}"], capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert (tmp_path / "o" / "x_translated.png").exists()
 
 
 def test_make_dataset_writes_the_requested_background_mix(tmp_path):

@@ -51,20 +51,18 @@ def weights_of(results, prefix):
 
 def test_mirrored_on_two_devices_matches_one_device_at_the_same_global_batch(tmp_path):
   out = str(tmp_path / "mirrored.npz")
-  # TensorFlow's own kernels, not oneDNN's: on a CPU without AVX-512, with oneDNN's, three
-  # Adam steps of the tiny nets left 4.6% of the weights more than 1e-5 apart between one
-  # device and two (0.02% with TensorFlow's own; twenty-third session), presumably as
-  # their rounding depends on the batch's shape. What is tested is the strategy's
-  # arithmetic, which a wrong loss scale or a lost replica's gradient breaks far beyond.
-  finish(run_helper("mirrored", out, env={"TF_ENABLE_ONEDNN_OPTS": "0"}))
+  finish(run_helper("mirrored", out))  # The kernels users get (oneDNN on x86).
   r = dict(np.load(out))
   single, mirrored = weights_of(r, "single:"), weights_of(r, "mirrored:")
   assert single.keys() == mirrored.keys() and len(single) > 50
   diff = np.concatenate([np.abs(single[k] - mirrored[k]).ravel() for k in single])
-  # Summing two half-batch gradients instead of one batch's differs in the last bits;
-  # Adam's first steps (about lr * sign(g)) can flip on weights whose gradient is ~0.
-  # So: nearly all weights agree to 1e-6, none further apart than two Adam steps.
-  assert np.percentile(diff, 99.9) < 1e-5, np.percentile(diff, 99.9)
+  # Summing two half-batch gradients instead of one batch's differs in the last bits, and
+  # oneDNN's rounding depends on the batch's shape; Adam's first steps (about lr * sign(g))
+  # can flip on weights whose gradient is ~0. Measured after 3 steps: 0.016% of the
+  # weights more than 1e-5 apart on an AVX-512 EPYC (max 2.0e-4), 4.6% on an AVX2-only one
+  # (twenty-third session). A lost replica's gradient or a wrong loss scale moves most
+  # weights by whole Adam steps (1e-4 each) and the losses far beyond 1e-4.
+  assert np.mean(diff > 1e-5) < 0.1, np.mean(diff > 1e-5)
   assert diff.max() <= 2 * 3 * 1e-4 + 1e-6
   losses = sorted(k.split(":", 1)[1] for k in r if k.startswith("single:loss:"))
   for k in losses:

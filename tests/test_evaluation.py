@@ -33,13 +33,18 @@ def test_evaluate_command_writes_metrics_report_and_worst_images(trained_workdir
     assert m["mask_iou"] == pytest.approx(mask_metrics.mask_iou(pred, true.numpy()).mean())
     assert m["background_mae"] == pytest.approx(mask_metrics.background_mae(
         images.numpy(), out_d["translated"].numpy(), true.numpy()).mean(), rel=1e-4)
-    assert m["background_mae"] > 0 and m["success"] in (0, 0.25, 0.5, 0.75, 1)
+    assert m["background_mae"] > 0
+    # Six steps leave each object as it was, and the classifier, which tells the domains
+    # apart, sees the source domain in every output: success 0 (as with an identity
+    # translator; 1.0 accuracy and 0 success on seeds 0-2 when this was written).
+    assert m["success"] == 0.0
     assert os.path.exists(out / f"worst_iou_{d}.png")
-  assert metrics["classifier_accuracy"] in np.arange(0, 9) / 8  # 4 + 4 held-out images.
+  assert metrics["classifier_accuracy"] >= 7 / 8  # 4 + 4 held-out images.
   page = (out / "report.html").read_text()
   assert "samples_a2b.png" in page and "mask IoU" in page
 
 
+@pytest.mark.usefixtures("eager")  # The loop's logic; see tests/conftest.py.
 def test_plain_cyclegan_is_evaluated_with_an_all_ones_mask(tmp_path):
   cfg = tiny(attention=False, epochs=1, attention_epochs=1, decay_epoch=1)
   trainer = training.Trainer(cfg, str(tmp_path / "wd"))

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,15 +20,6 @@ SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli
 
 
 @pytest.fixture(scope="module")
-def export_base(trained_workdir, tmp_path_factory):
-  base = str(tmp_path_factory.mktemp("serving") / "uagit")
-  path = run("export.saved_model", f"--workdir={trained_workdir}",
-             f"--export_dir={base}").stdout.strip().splitlines()[-1]
-  assert path == os.path.join(base, "1")
-  return base
-
-
-@pytest.fixture(scope="module")
 def loaded(export_base):
   return tf.saved_model.load(os.path.join(export_base, "1"))
 
@@ -36,7 +28,9 @@ def uint8_images(n=2, h=21, w=37, seed=0):
   return np.random.default_rng(seed).integers(0, 256, [n, h, w, 3], dtype=np.uint8)
 
 
-def test_versions_are_written_atomically_with_the_config(export_base, trained_workdir):
+def test_versions_are_written_atomically_with_the_config(export_base, trained_workdir,
+                                                        tmp_path):
+  export_base = shutil.copytree(export_base, tmp_path / "uagit")  # The shared one stays.
   run("export.saved_model", f"--workdir={trained_workdir}", f"--export_dir={export_base}")
   run("export.saved_model", f"--workdir={trained_workdir}", f"--export_dir={export_base}",
       "--version=7")
@@ -93,10 +87,10 @@ def test_bad_requests_fail_cleanly(loaded):
 
 
 @pytest.mark.parametrize("signature,inputs", [
-    ("serving_default", "images"), ("a2b", "images"), ("b2a", "images"),
-    ("a2b_bytes", "image_bytes"), ("b2a_bytes", "image_bytes")])
-def test_saved_model_cli_runs_every_signature(export_base, tmp_path, signature, inputs):
-  # saved_model_cli run uses the TF1/C++ loader that TF Serving uses.
+    ("serving_default", "images"), ("b2a_bytes", "image_bytes")])
+def test_saved_model_cli_runs_each_kind_of_signature(export_base, tmp_path, signature, inputs):
+  # saved_model_cli run uses the TF1/C++ loader that TF Serving uses; one signature of each
+  # input kind here (a process each), every signature in the TF1 session test below.
   data = tmp_path / "in.npy"
   if inputs == "images":
     np.save(data, uint8_images(1, 12, 20))
@@ -116,17 +110,34 @@ def test_saved_model_cli_runs_every_signature(export_base, tmp_path, signature, 
     assert outputs == ["mask_bytes.npy", "translated_bytes.npy"]
 
 
-def test_tf1_session_loader_serves_the_model(export_base, loaded):
+def test_tf1_session_loader_serves_every_signature(export_base, loaded):
+  # The TF1 graph loader (what TF Serving's C++ loader does: restore the variables by
+  # name into the signatures' graph), every signature against the TF2 load.
   images = uint8_images(1, 16, 24)
+  png = tf.io.encode_png(images[0]).numpy()
   with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
     meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"],
                                                 os.path.join(export_base, "1"))
-    sig = meta.signature_def["b2a"]
-    got = sess.run({k: v.name for k, v in sig.outputs.items()},
-                   {sig.inputs["images"].name: images})
-  want = loaded.signatures["b2a"](images=tf.constant(images))
-  np.testing.assert_allclose(got["mask"], want["mask"].numpy(), atol=1e-6)
-  np.testing.assert_array_equal(got["translated"], want["translated"].numpy())
+    signatures = {k: v for k, v in meta.signature_def.items() if not k.startswith("__")}
+    assert set(signatures) == set(exporting.SERVING_SIGNATURES)  # Besides the init op.
+    got = {}
+    for name, sig in signatures.items():
+      feed = {sig.inputs["images"].name: images} if "images" in sig.inputs else {
+          sig.inputs["image_bytes"].name: [png]}
+      got[name] = sess.run({k: v.name for k, v in sig.outputs.items()}, feed)
+  for name, out in got.items():
+    kwargs = {"image_bytes": tf.constant([png])} if name.endswith("_bytes") else {
+        "images": tf.constant(images)}
+    want = loaded.signatures[name](**kwargs)
+    assert set(out) == set(want), name
+    for k, v in want.items():
+      if k.endswith("_bytes"):  # PNGs: the same pixels.
+        np.testing.assert_array_equal(tf.io.decode_png(out[k][0]).numpy(),
+                                      tf.io.decode_png(v[0]).numpy(), err_msg=name)
+      elif k == "mask":
+        np.testing.assert_allclose(out[k], v.numpy(), atol=1e-6, err_msg=name)
+      else:
+        np.testing.assert_array_equal(out[k], v.numpy(), err_msg=name)
 
 
 @pytest.mark.parametrize("shape", [[1, 8, 8, 4], [1, 8, 8, 1], [0, 8, 8, 1], [0, 8, 8, 2],

@@ -7,6 +7,7 @@ user's files are untouched.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,10 +106,14 @@ def test_translate_keeps_inputs_apart_whose_names_differ_in_the_extension(tmp_pa
   page = (out / "index.html").read_text()
   assert page.count("<tr>") == 3 and "x.jpg" in page and "x.png" in page  # Header + 2.
   # Translating again into the same folder replaces only what it wrote before.
-  run("trainers.translate", f"--workdir={trained_workdir}", f"--input={images}",
-      f"--output={out}")
   (out / "notes.txt").write_text("mine")
+  before = {n: (out / n).stat().st_mtime_ns for n in names}
+  proc = run("trainers.translate", f"--workdir={trained_workdir}", f"--input={images}",
+             f"--output={out}")
+  assert "Wrote 2 translation(s)" in proc.stderr
   assert (out / "notes.txt").read_text() == "mine"
+  assert sorted(os.listdir(out)) == sorted(names + ["notes.txt"])
+  assert all((out / n).stat().st_mtime_ns >= before[n] for n in names)
 
 
 def test_the_int8_export_calibrates_on_a_folder_when_the_training_data_moved(tmp_path,
@@ -179,9 +184,11 @@ def test_sigint_saves_a_checkpoint_at_the_next_step_and_exits_with_one_line(tmp_
                "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=500",
                "--checkpoint_every=1000", stderr=open(tmp_path / "err", "w"))
   deadline = time.time() + 300
-  while latest_step(workdir) < 0 and proc.poll() is None and time.time() < deadline:
-    time.sleep(0.1)
-  time.sleep(8)  # Into the steps (ckpt-0 is written before the first).
+  # Into the steps: after the log line of a step trained (ckpt-0 is written before it).
+  while (not re.search(r"step [1-9]\d*/1000", (tmp_path / "err").read_text())
+         and proc.poll() is None and time.time() < deadline):
+    time.sleep(0.05)
+  assert proc.poll() is None, (tmp_path / "err").read_text()[-2000:]
   proc.send_signal(signum)
   assert proc.wait(timeout=120) == 128 + signum
   err = (tmp_path / "err").read_text()
@@ -193,6 +200,7 @@ def test_sigint_saves_a_checkpoint_at_the_next_step_and_exits_with_one_line(tmp_
   assert "Traceback" not in err and not os.path.exists(os.path.join(workdir, ".lock"))
 
 
+@pytest.mark.usefixtures("eager")  # The loop's logic; see tests/conftest.py.
 def test_sigterm_stops_fit_at_a_step_boundary_with_a_checkpoint_of_that_step(tmp_path):
   from tests.conftest import tiny
   from uagit_tf import training
@@ -276,9 +284,8 @@ def test_data_that_trains_badly_is_warned_about(tmp_path):
              for w in warnings)
 
 
-def test_export_versions_are_readable_by_every_user(tmp_path, trained_workdir):
-  path = run("export.saved_model", f"--workdir={trained_workdir}",
-             f"--export_dir={tmp_path / 'm'}").stdout.strip().splitlines()[-1]
+def test_export_versions_are_readable_by_every_user(export_base):
+  path = os.path.join(export_base, "1")  # Written by the command (conftest).
   for root, dirs, files in os.walk(path):
     assert os.stat(root).st_mode & 0o777 == 0o755, root
     for name in files:

@@ -1,4 +1,5 @@
-"""A run that dies loses nothing: SIGKILL at random moments, resume, same weights."""
+"""A run that dies loses nothing: SIGKILL in checkpoint writes and at random moments, resume,
+same weights."""
 
 import os
 import random
@@ -20,7 +21,18 @@ def checkpoint_values(workdir):
                 for name, _ in tf.train.list_variables(path) if "OBJECT_GRAPH" not in name}
 
 
-def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
+def _writing(workdir) -> bool:
+  """Whether a checkpoint write is under way (or was cut off): a `ckpt-N_temp` folder, or a
+  checkpoint newer than the one the state file names."""
+  folder = os.path.join(workdir, "checkpoints")
+  names = os.listdir(folder) if os.path.isdir(folder) else []
+  steps = [int(n[len("ckpt-"):-len(".index")]) for n in names
+           if n.startswith("ckpt-") and n.endswith(".index")]
+  return (any(n.endswith("_temp") for n in names)
+          or bool(steps) and max(steps) > latest_step(workdir))
+
+
+def test_sigkill_in_checkpoint_writes_and_at_random_moments_then_resume_matches(tmp_path):
   straight = str(tmp_path / "straight")
   run("trainers.train", f"--workdir={straight}", *FLAGS)
   want_path, want = checkpoint_values(straight)
@@ -28,19 +40,29 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
 
   rng = random.Random(7)
   killed = str(tmp_path / "killed")
-  kills = 0
-  for _ in range(3):
+  kills, in_writes = 0, 0
+  # A kill the moment a checkpoint write is seen to start (a write takes 20-30 ms here),
+  # again if that one missed it, then one at a random moment in a step or the next write.
+  for during_write in (True, True, False):
+    if during_write and in_writes:
+      continue
     target = latest_step(killed) + rng.randint(1, 3)
     proc = start("trainers.train", f"--workdir={killed}", *FLAGS)
     deadline = time.time() + 300
     while proc.poll() is None and latest_step(killed) < target and time.time() < deadline:
       time.sleep(0.05)
-    time.sleep(rng.random() * 0.3)  # Somewhere in a step or in the next checkpoint write.
+    while during_write and proc.poll() is None and not _writing(killed):
+      pass  # Poll as fast as we can: the window is a few ms.
+    if not during_write:
+      time.sleep(rng.random() * 0.3)
     if proc.poll() is None:
       proc.send_signal(signal.SIGKILL)
+      proc.wait()
       kills += 1
+      in_writes += _writing(killed)  # The write was cut off: its pieces are still there.
     proc.wait()
-  assert kills >= 2
+  assert kills >= 2 and in_writes >= 1, (kills, in_writes)
+  print(f"kills {kills}, of them in a checkpoint write {in_writes}")
   run("trainers.train", f"--workdir={killed}", *FLAGS)  # Resume to the end.
   got_path, got = checkpoint_values(killed)
   assert got_path.endswith("ckpt-10")

@@ -1,6 +1,6 @@
 """TFDS data sets through the real loading code, with tfds.testing.mock_data (no network)."""
 
-import time
+import socket
 
 import pytest
 import tensorflow_datasets as tfds
@@ -23,6 +23,7 @@ def test_cycle_gan_splits_load_through_tfds(tmp_path):
   assert images.shape == (4, 32, 32, 3)
 
 
+@pytest.mark.usefixtures("eager")  # The loop's logic; see tests/conftest.py.
 def test_training_runs_on_a_tfds_data_set(tmp_path):
   cfg = tiny(dataset="cycle_gan/apple2orange", tfds_data_dir=str(tmp_path / "data"),
              epochs=1, attention_epochs=1, decay_epoch=1, steps_per_epoch=0)
@@ -33,12 +34,19 @@ def test_training_runs_on_a_tfds_data_set(tmp_path):
   assert int(trainer.step) == 3
 
 
-def test_a_missing_data_set_is_one_clear_error_within_seconds(tmp_path):
+def test_a_missing_data_set_is_one_clear_error_without_a_download(tmp_path, monkeypatch):
+  # Not a download that would hang on a machine without network: no connection is opened,
+  # and the builder is never asked to download.
+  class NetworkUsed(Exception):  # Not one of the errors the loader turns into its message.
+    pass
+
+  def refuse(*args, **kwargs):
+    raise NetworkUsed(f"tried to reach the network: {args[1:] or kwargs}")
+  monkeypatch.setattr(socket.socket, "connect", refuse)
+  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", refuse)
   cfg = tiny(dataset="cycle_gan/horse2zebra", tfds_data_dir=str(tmp_path)).data
-  start = time.time()
   with pytest.raises(ValueError, match=r"not prepared in .*download_and_prepare"):
     pipeline.sources(cfg, "train", 0)
-  assert time.time() - start < 30
 
 
 def test_an_existing_folder_is_read_as_a_folder_even_with_a_tfds_like_name(tmp_path,

@@ -1,15 +1,20 @@
 """The paper's step (both stages, the frozen attention) and the loop around it: schedule,
-exact resume, failures."""
+exact resume, failures.
+
+Tests of the step's arithmetic and of the loop's logic run it eagerly (the `eager` fixture,
+`_one_step`): the same maths without tracing a graph per test. The traced step keeps its
+own tests here (resume) and in test_distribute, test_reliability and the exports."""
 
 import itertools
+import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import tiny
-from tests.helpers import weights
+from tests.conftest import eagerly, tiny
+from tests.helpers import make_folder_dataset, weights
 from uagit_tf import config
 from uagit_tf import training
 from uagit_tf import workdir as workdir_lib
@@ -30,6 +35,7 @@ def iterations(step):
   return {name: int(opt.iterations) for name, opt in step.optimizers.items()}
 
 
+@pytest.mark.usefixtures("eager")
 def test_two_steps_of_each_stage_update_the_right_networks():
   cfg = tiny()
   step, data = TrainStep(cfg), batches(cfg)
@@ -62,6 +68,7 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
 
 
+@pytest.mark.usefixtures("eager")
 def test_stage_one_steps_vote_each_attention_nets_polarity():
   for ballot in ("colour", "border"):
     cfg = tiny(attention_polarity_ballot=ballot)
@@ -150,12 +157,23 @@ def test_stage_switch_and_plain_cyclegan():
   assert training.stage_of(plain, 9) is Stage.ATTENTION
 
 
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("data", ["synthetic", "folder"])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, data, request):
   # 2 epochs x 3 steps, stage 2 from step 3. The interrupted run stops at step 4
-  # (a mid-epoch checkpoint, after the epoch end and the stage switch) and resumes.
-  cfg = tiny()
-  straight = training.Trainer(cfg, str(tmp_path / "straight"))
-  straight.fit(progress=False)
+  # (a mid-epoch checkpoint, after the epoch end and the stage switch) and resumes. The
+  # folder data set is read, shuffled and augmented by another pipeline than the built-in;
+  # what it adds is the data's order and augmentation, so its steps run eagerly. On the
+  # built-in data the uninterrupted run is `trained_workdir` (tiny(), traced), restored.
+  if data == "synthetic":
+    cfg = tiny()
+    straight = training.Trainer(cfg, shutil.copytree(
+        request.getfixturevalue("trained_workdir"), tmp_path / "straight"))
+    assert int(straight.step) == 6
+  else:
+    cfg = tiny(dataset=make_folder_dataset(tmp_path / "data", n=4))
+    request.getfixturevalue("eager")
+    straight = training.Trainer(cfg, str(tmp_path / "straight"))
+    straight.fit(progress=False)
   expected = weights(straight.nets)
 
   first = training.Trainer(cfg, str(tmp_path / "resumed"))
@@ -179,6 +197,7 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert int(second.optimizers[name].iterations) == int(opt.iterations), name
 
 
+@pytest.mark.usefixtures("eager")
 def test_checkpoints_at_epoch_ends_unless_turned_off(tmp_path):
   # 2 epochs x 3 steps. Without epoch-end checkpoints: step 0, checkpoint_every's steps
   # and the end of fit (max_steps' end or the run's) remain.
@@ -193,6 +212,7 @@ def test_checkpoints_at_epoch_ends_unless_turned_off(tmp_path):
   assert saved_steps("off", checkpoint_each_epoch=False) == [0, 4, 5, 6]
 
 
+@pytest.mark.usefixtures("eager")
 def test_batches_that_run_out_stop_the_run_instead_of_spinning(tmp_path, monkeypatch):
   full = pipeline.train_batches
   monkeypatch.setattr(pipeline, "train_batches",
@@ -203,8 +223,8 @@ def test_batches_that_run_out_stop_the_run_instead_of_spinning(tmp_path, monkeyp
     trainer.fit(progress=False)
 
 
+@pytest.mark.usefixtures("eager")
 def test_more_epochs_continue_a_finished_run(trained_workdir, tmp_path):
-  import shutil
   workdir = str(tmp_path / "wd")
   shutil.copytree(trained_workdir, workdir)  # The shared workdir stays as it is.
   cfg = config.override(config.load(workdir), {"epochs": 3})
@@ -215,6 +235,7 @@ def test_more_epochs_continue_a_finished_run(trained_workdir, tmp_path):
   assert int(trainer.step) == 9
 
 
+@pytest.mark.usefixtures("eager")
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
   trainer = training.Trainer(tiny(), str(tmp_path))
   trainer.fit(max_steps=2, progress=False)
@@ -253,6 +274,7 @@ def test_tensorboard_gets_losses_lr_stage_masks_and_images(trained_workdir):
   assert (h, w) == (4 * 32, 4 * 32)  # 4 images x (input | mask | translated | recon).
 
 
+@pytest.mark.usefixtures("eager")
 def test_a_failed_checkpoint_write_names_the_cause_and_keeps_the_previous(tmp_path,
                                                                         monkeypatch):
   trainer = training.Trainer(tiny(), str(tmp_path))
@@ -279,6 +301,7 @@ class PoisonedSource:
     return tf.where(tf.equal(index, self.bad), tf.fill(tf.shape(image), np.nan), image)
 
 
+@pytest.mark.usefixtures("eager")
 def test_skip_nonfinite_steps_leaves_bad_batches_out(tmp_path):
   cfg = tiny(synthetic_train_size=3, skip_nonfinite_steps=2, checkpoint_every=100)
   sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
@@ -299,10 +322,12 @@ GENS, ATTS, DISCS = {"gen_a2b", "gen_b2a"}, {"att_a", "att_b"}, {"disc_a", "disc
 
 
 def _one_step(cfg, stage):
-  """Losses and weights after one step of `stage` from the seed-0 initial weights."""
+  """Losses and weights after one step of `stage` from the seed-0 initial weights (eager:
+  each case would otherwise trace its own step)."""
   keras.utils.set_random_seed(0)
   step = TrainStep(cfg)
-  losses = {k: float(v) for k, v in step.run(*batches(cfg, 1)[0], stage).items()}
+  with eagerly():
+    losses = {k: float(v) for k, v in step.run(*batches(cfg, 1)[0], stage).items()}
   return losses, weights(step.nets)
 
 
@@ -379,6 +404,7 @@ def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, pr
       base["gen_total"] + 2.0 * weight * sum(base[t] for t in terms), rel=1e-5)
 
 
+@pytest.mark.usefixtures("eager")
 def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
   cfg = tiny(lambda_mask_ring=0.0, lambda_mask_margin=0.0)  # A 6x1 mask: no ring, no margin.
   step = TrainStep(cfg)
@@ -391,6 +417,7 @@ def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
   assert float(prior) == pytest.approx((0.0 + 0.05 + 0.1 + 0.7 + 0.1 + 0.0) / 6)
 
 
+@pytest.mark.usefixtures("eager")
 def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
   # A new net's masks are rarely inverted, so a step from init may not show the prior;
   # its place in the objective is read off `_mask_priors`, on a batch of two 32x32 masks:
@@ -419,6 +446,7 @@ def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
   assert plain[0] == plain[1] and plain[0]["cyc_a"] > 0.01
 
 
+@pytest.mark.usefixtures("eager")
 def test_hiding_the_background_blanks_what_was_background_in_the_source():
   cfg = tiny(disc_hide_background=True, disc_hide_start=0.1, disc_hide_end=0.9)
   a, b = batches(cfg, 1)[0]
@@ -465,6 +493,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   assert plain.shown(of_a, left, stage2) == 1.0
 
 
+@pytest.mark.usefixtures("eager")
 def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   from uagit_tf.summaries import MaskHealth
   health = MaskHealth(patience=3)
@@ -488,6 +517,7 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   assert len(health.update(both, 1)) == 2  # ... and epoch.
 
 
+@pytest.mark.usefixtures("eager")
 def test_mask_health_warns_about_a_faint_mask_whose_mean_looks_alive():
   from uagit_tf.summaries import MaskHealth
   health = MaskHealth(patience=3)

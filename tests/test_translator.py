@@ -53,6 +53,7 @@ def test_every_restored_weight_equals_the_checkpointed_value(trained_workdir):
   assert n == sum(len(net.weights) for net in nets.by_name().values()) > 50
 
 
+@pytest.mark.usefixtures("eager")  # The loop's logic; see tests/conftest.py.
 def test_translator_from_workdir_equals_the_trainers_own_networks(tmp_path):
   from tests.conftest import tiny
   from uagit_tf import training
