@@ -375,18 +375,22 @@ def run_tflite(model: bytes, images01: np.ndarray) -> dict[str, np.ndarray]:
   """
   runner = _interpreter(model).get_signature_runner()
   uint8_in = runner.get_input_details()["images"]["dtype"] == np.uint8
-  scale, zero = runner.get_output_details()["mask"]["quantization"]
-  translated, masks = [], []
+  details = runner.get_output_details()
+  out = {"translated": [], "mask": []}
   for image in images01:
     x = np.round(image * 255).astype(np.uint8) if uint8_in else image.astype(np.float32)
     result = runner(images=x[None])
-    # uint8 outputs are pixels as they are (an int8 model's scale is 1/255 of [0, 1]);
-    # float ones are in [0, 1].
-    t = result["translated"][0].astype(np.float32)
-    translated.append(t if result["translated"].dtype == np.uint8 else t * 255.0)
-    m = result["mask"][0].astype(np.float32)
-    masks.append((m - zero) * scale if scale else m)
-  return {"translated": np.stack(translated), "mask": np.stack(masks)}
+    for k in out:
+      v = result[k][0].astype(np.float32)
+      scale, zero = details[k]["quantization"]
+      # A quantized output (int8) dequantizes to [0, 1], the range of its float graph,
+      # with the scale its calibration gave it (not always 1/255); a float32 one is in
+      # [0, 1] too; only the float model's uint8 images are pixels as they are.
+      if scale:
+        v = (v - zero) * scale
+      out[k].append(v if k == "mask" or (result[k].dtype == np.uint8 and not scale)
+                    else v * 255.0)
+  return {k: np.stack(v) for k, v in out.items()}
 
 
 def tflite_agreement(model: bytes, translator: Translator,
