@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from benchmarks.machine import describe
 from benchmarks.machine import matmul_peak_gflops
 from benchmarks.machine import median_seconds
 from uagit_tf import config as config_lib
@@ -97,7 +98,8 @@ def main(argv):
                    len(model), f"IoU {agreement['mask_iou']:.3f}, translated "
                    f"{agreement['translated_mae']:.2f}" + (" FAILS THE CHECK" if problem
                                                            else "")))
-  print(f"\nimage {size}x{size}, forward {gflop:.1f} GFLOP (TF profiler, frozen graph), "
+  print(f"\nmachine: {describe()}")
+  print(f"image {size}x{size}, forward {gflop:.1f} GFLOP (TF profiler, frozen graph), "
         f"float32 matmul peak {peak:.1f} GFLOP/s (2048^3, this run), weights: "
         f"{FLAGS.workdir or 'random (paper architecture)'}")
   print(f"{'format':22s}{'ms/image':>10s}{'GFLOP/s':>10s}{'% peak':>8s}{'MiB':>8s}  "

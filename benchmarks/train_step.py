@@ -25,6 +25,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.machine import describe
 from benchmarks.machine import matmul_peak_gflops
 from benchmarks.machine import median_seconds
 
@@ -37,6 +38,7 @@ flags.DEFINE_bool("jit_compile", False, "XLA-compile the step.")
 flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: TF default).")
 flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: TF default).")
 flags.DEFINE_string("child", None, "Internal: run one configuration 'size,batch,precision'.")
+flags.DEFINE_string("peak", None, "Internal: measure this dtype's matmul peak and print it.")
 FLAGS = flags.FLAGS
 # Passed on to each configuration's process.
 _CHILD_FLAGS = ("repeats", "warmup", "jit_compile", "intra_op_threads", "inter_op_threads")
@@ -90,13 +92,32 @@ def run_child(spec: str) -> dict:
           "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
+def _peak(dtype: str) -> float:
+  """This machine's matmul peak in `dtype`, GFLOP/s, or NaN where it cannot run (said)."""
+  proc = subprocess.run([sys.executable, "-m", "benchmarks.train_step", f"--peak={dtype}"],
+                        capture_output=True, text=True,
+                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("PEAK ")]
+  if proc.returncode or not lines:
+    why = (f"the process was killed by signal {-proc.returncode} (an oneDNN abort: this "
+           "CPU, or ONEDNN_MAX_CPU_ISA, lacks the instructions)" if proc.returncode < 0 else
+           (proc.stderr.strip().splitlines() or ["no message"])[-1][:160])
+    print(f"{dtype} matmul peak: cannot be measured here; {why}")
+    return float("nan")
+  return float(lines[-1].split()[1])
+
+
 def main(argv):
   del argv
   if FLAGS.child:
     print("RESULT " + json.dumps(run_child(FLAGS.child)))
     return
-  peaks = {"float32": matmul_peak_gflops(tf.float32),
-           "bfloat16": matmul_peak_gflops(tf.bfloat16)}
+  if FLAGS.peak:
+    print(f"PEAK {matmul_peak_gflops(tf.as_dtype(FLAGS.peak))}")
+    return
+  # Each in its own process: oneDNN aborts the process (no exception) where a dtype cannot
+  # run, e.g. bfloat16 under ONEDNN_MAX_CPU_ISA=AVX2 on a CPU with bf16 instructions.
+  peaks = {dtype: _peak(dtype) for dtype in ("float32", "bfloat16")}
   rows = []
   for size in map(int, FLAGS.sizes):
     for batch in map(int, FLAGS.batches):
@@ -114,7 +135,8 @@ def main(argv):
         r = rows[-1]
         print(f"done {spec}: {r['seconds']:.3f} s/step", flush=True)
 
-  print(f"\nmatmul peak (2048^3, this run): float32 {peaks['float32']:.1f} GFLOP/s, "
+  print(f"\nmachine: {describe()}")
+  print(f"matmul peak (2048^3, this run): float32 {peaks['float32']:.1f} GFLOP/s, "
         f"bfloat16 {peaks['bfloat16']:.1f} GFLOP/s ({peaks['bfloat16'] / peaks['float32']:.2f}x)"
         f"; jit_compile={FLAGS.jit_compile}; threads intra-op "
         f"{FLAGS.intra_op_threads or 'default'}, inter-op {FLAGS.inter_op_threads or 'default'}"
