@@ -30,34 +30,32 @@ ALIVE = {"synthetic_train_size": 64, "synthetic_background_mix": 0.0, "epochs": 
 
 
 @contextlib.contextmanager
+def _functions_run_eagerly(value: bool):
+  import tensorflow as tf
+  before = tf.config.functions_run_eagerly()
+  tf.config.run_functions_eagerly(value)
+  try:
+    yield
+  finally:
+    tf.config.run_functions_eagerly(before)
+
+
 def eagerly():
   """tf.functions run as plain Python inside: the same maths without the 10-20 s that
   tracing a step costs. For tests of the step's arithmetic and of the loop's logic; the
   traced step keeps its own tests (resume, distribution, XLA, export)."""
-  import tensorflow as tf
-  tf.config.run_functions_eagerly(True)
-  try:
-    yield
-  finally:
-    tf.config.run_functions_eagerly(False)
+  return _functions_run_eagerly(True)
+
+
+def traced():
+  """tf.functions traced as usual inside, whatever the caller set."""
+  return _functions_run_eagerly(False)
 
 
 @pytest.fixture
 def eager():
   with eagerly():
     yield
-
-
-@contextlib.contextmanager
-def traced():
-  """tf.functions traced as usual inside, whatever the caller set."""
-  import tensorflow as tf
-  before = tf.config.functions_run_eagerly()
-  tf.config.run_functions_eagerly(False)
-  try:
-    yield
-  finally:
-    tf.config.run_functions_eagerly(before)
 
 
 @contextlib.contextmanager

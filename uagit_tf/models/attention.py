@@ -270,10 +270,10 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   # The window's mean as a row mean then a column mean: the same numbers (the windows
   # clipped at the border are rectangles), in 2k operations per pixel instead of k^2.
   box = lambda t: tf.nn.avg_pool2d(tf.nn.avg_pool2d(t, [1, k], 1, "SAME"), [k, 1], 1, "SAME")
-  r, g, b = _channels(guide)
+  r, g, b = tf.unstack(guide, axis=-1)
   means = box(tf.stack([r, g, b, p[..., 0], r * p[..., 0], g * p[..., 0], b * p[..., 0],
                         r * r, r * g, r * b, g * g, g * b, b * b], axis=-1))
-  mr, mg, mb, mp, mrp, mgp, mbp, mrr, mrg, mrb, mgg, mgb, mbb = _channels(means)
+  mr, mg, mb, mp, mrp, mgp, mbp, mrr, mrg, mrb, mgg, mgb, mbb = tf.unstack(means, axis=-1)
   # The window's colour covariance (+ eps I) and the colour-mask covariance.
   srr, srg, srb = mrr - mr * mr + eps, mrg - mr * mg, mrb - mr * mb
   sgg, sgb, sbb = mgg - mg * mg + eps, mgb - mg * mb, mbb - mb * mb + eps
@@ -286,12 +286,7 @@ def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -
   ag = (crg * vr + cgg * vg + cgb * vb) / det
   ab = (crb * vr + cgb * vg + cbb * vb) / det
   offset = mp - ar * mr - ag * mg - ab * mb
-  ar, ag, ab, offset = _channels(box(tf.stack([ar, ag, ab, offset], axis=-1)))
+  ar, ag, ab, offset = tf.unstack(box(tf.stack([ar, ag, ab, offset], axis=-1)), axis=-1)
   refined = ar * r + ag * g + ab * b + offset
   return tf.clip_by_value(refined, 0.0, 1.0)[..., None]
 
-
-def _channels(t: tf.Tensor) -> list[tf.Tensor]:
-  """The channels of [..., C] as slices: single-output ops, which an int8 export can keep
-  in float by name (the quantizer's denylist misses the outputs of one UNPACK)."""
-  return [t[..., i] for i in range(t.shape[-1])]
