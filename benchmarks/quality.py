@@ -8,7 +8,10 @@ data and budget, evaluates both on the test split (uagit_tf.evaluation) and prin
 table. `--grid` trains and scores every cell of data variant (standard, hard) x background
 mix (0, 0.25) x seed (0, 1, 2) x config (the default flags, `--preset=paper`), plus one
 CycleGAN per data cell, in `--jobs` processes; prints one table and writes it as JSON.
-`--variants=heldout` adds a set built by other rules (benchmarks/heldout_data.py: other
+`--variants=clutter,fill` adds the scenes built to break a background prior
+(uagit_tf/data/synthetic_scenes.py: cluttered dead-leaves backgrounds with animals crossing
+the border; frame-filling animals on backgrounds both domains share). `--variants=heldout`
+adds a set built by other rules (benchmarks/heldout_data.py: other
 shapes, textures and colours), written under the workdir first: a check that the defaults
 did not fit the built-in generators alone.
 
@@ -39,7 +42,8 @@ flags.DEFINE_integer("steps", 0, "Training steps of each run (the shared budget)
 flags.DEFINE_enum("arch", "demo", ["demo", "paper"], "Networks: the demo preset's or the paper's.")
 flags.DEFINE_bool("grid", False, "Every cell of variants x mixes x seeds x configs.")
 flags.DEFINE_list("variants", ["standard", "hard"],
-                  "Grid: built-in data variants, and 'heldout' (benchmarks/heldout_data.py).")
+                  "Grid: built-in data variants (standard, hard, clutter, fill), and 'heldout' "
+                  "(benchmarks/heldout_data.py).")
 flags.DEFINE_list("mixes", ["0", "0.25"], "Grid: --synthetic_background_mix values.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Grid: seeds.")
 flags.DEFINE_list("configs", ["default", "paper"], "Grid: default flags, --preset=paper.")

@@ -222,3 +222,64 @@ def test_the_hard_variant_has_domain_backgrounds_and_zero_to_two_objects_per_ima
   assert not np.allclose(standard, images[:4])
   with pytest.raises(ValueError, match="synthetic variant must be one of"):
     synthetic.variant("harder")
+
+
+def _border(masks: np.ndarray) -> np.ndarray:
+  """[N]: each mask's share of the image's outermost pixels."""
+  m = masks[..., 0] > 0.5
+  return np.concatenate([m[:, 0], m[:, -1], m[:, 1:-1, 0], m[:, 1:-1, -1]], 1).mean(1)
+
+
+def _colours(image: np.ndarray, where: np.ndarray) -> set:
+  """The colours of `image` [H, W, 3] in [-1, 1] at `where`, quantised to 4 levels a channel."""
+  q = np.clip(((image + 1) / 2 * 4).astype(int), 0, 3)[where]
+  return set(map(tuple, q))
+
+
+def test_the_clutter_variant_breaks_the_border_colour_assumption():
+  images, masks = (t.numpy() for t in synthetic.batch(0, "train", "a", range(60), 48, 0.0,
+                                                      "clutter"))
+  images_b, _ = (t.numpy() for t in synthetic.batch(0, "train", "b", range(60), 48, 0.0,
+                                                    "clutter"))
+  areas = masks.mean(axis=(1, 2, 3))
+  assert 0.03 < np.mean(areas == 0) < 0.25  # Some images hold no animal.
+  with_object = areas > 0
+  # Animals cross the image border in many of the images that hold one.
+  assert np.mean(_border(masks)[with_object] > 0) > 0.4
+  # Many colours inside that the border does not show.
+  ring = np.zeros([48, 48], bool)
+  ring[:3], ring[-3:], ring[:, :3], ring[:, -3:] = True, True, True, True
+  inner_only = [len(_colours(im, ~ring & (m[..., 0] == 0)) - _colours(im, ring))
+                for im, m in zip(images, masks)]
+  assert np.median(inner_only) >= 3, inner_only
+  # Each domain has its own palette: A's scenes greener and bluer than B's on average.
+  def background(images, masks):
+    return np.stack([im[m[..., 0] == 0].mean(axis=0) for im, m in zip(images, masks)])
+  bg_a = background(images, masks).mean(0)
+  bg_b = background(images_b, np.zeros_like(masks)).mean(0)
+  assert bg_a[1] - bg_a[0] > bg_b[1] - bg_b[0] + 0.1, (bg_a, bg_b)
+  # Deterministic, and not the hard set's images.
+  again = synthetic.variant("clutter")(0, "train", "a", 7, 48)[0].numpy()
+  np.testing.assert_array_equal(again, images[7])
+  hard = synthetic.batch(0, "train", "a", range(4), 48, 0.0, "hard")[0].numpy()
+  assert not np.allclose(hard, images[:4])
+
+
+def test_the_fill_variant_has_frame_filling_animals_on_shared_backgrounds():
+  stats = {}
+  for d in "ab":
+    images, masks = (t.numpy() for t in synthetic.batch(0, "train", d, range(60), 48, 0.0, "fill"))
+    areas = masks.mean(axis=(1, 2, 3))
+    with_object = areas > 0
+    assert 0 < np.mean(~with_object) < 0.15  # A few images hold no animal.
+    assert np.median(areas[with_object]) > 0.45  # Most of the frame.
+    sides = [sum(m[..., 0].any() for m in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
+             for mask in (masks[with_object] > 0.5)]
+    assert np.mean(np.array(sides) >= 2) > 0.9  # Crossing two sides or more.
+    background = images[np.broadcast_to(masks == 0, images.shape)].reshape(-1, 3)
+    stats[d] = background.mean(0)
+  # One palette for both domains: the background colours agree on average.
+  np.testing.assert_allclose(stats["a"], stats["b"], atol=0.1)
+  # The mix changes nothing here.
+  np.testing.assert_array_equal(synthetic.variant("fill")(0, "test", "b", 3, 32, 0.0)[0],
+                                synthetic.variant("fill")(0, "test", "b", 3, 32, 1.0)[0])

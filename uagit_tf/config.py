@@ -19,7 +19,7 @@ from typing import Any
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
-SYNTHETIC_VARIANTS = ("standard", "hard")
+SYNTHETIC_VARIANTS = ("standard", "hard", "clutter", "fill")
 ATTENTION_POLARITIES = ("border", "free")
 POLARITY_BALLOTS = ("colour", "border")
 STAGE2_FAKES = ("composite", "generated")
@@ -86,7 +86,7 @@ class DataConfig:
   synthetic_train_size: int = _f(1000, "Built-in set: training images per domain.")
   synthetic_test_size: int = _f(100, "Built-in set: test images per domain.")
   synthetic_background_mix: float = _f(0.25, "Built-in set: share with the other domain's background.")
-  synthetic_variant: str = _f("standard", "Built-in set: standard, or hard (own background textures, 0-2 objects).", SYNTHETIC_VARIANTS)
+  synthetic_variant: str = _f("standard", "Built-in set: standard; hard (own background textures, 0-2 objects); clutter, fill (scenes).", SYNTHETIC_VARIANTS)
 
   def __post_init__(self):
     _check(self.image_size >= 8 and self.image_size % 4 == 0,

@@ -9,16 +9,20 @@ whole-image discriminator and caught by the ground-truth masks this set yields.
 
 Every example is a pure function of (seed, split, domain, index): no files, no state.
 `--synthetic_variant=hard` selects data/synthetic_hard.py instead, whose backgrounds also
-differ in texture, with 0-2 objects of several shapes per image.
+differ in texture, with 0-2 objects of several shapes per image; `clutter` and `fill`
+(data/synthetic_scenes.py) put those objects on cluttered scenes, crossing the border or
+filling the frame.
 
     images, masks = synthetic.batch(seed=0, split="test", domain="a", indices=range(4), size=64)
 """
 
+import functools
 import math
 
 import tensorflow as tf
 
 from uagit_tf.data import synthetic_hard
+from uagit_tf.data import synthetic_scenes
 from uagit_tf.pixels import to_uint8
 
 _SPLITS = {"train": 0, "test": 1}
@@ -96,12 +100,15 @@ def example(seed: int, split: str, domain: str, index, size: int,
 
 
 def variant(name: str):
-  """The `example` function of a variant of the built-in set: 'standard' or 'hard'.
+  """The `example` function of a variant of the built-in set: 'standard', 'hard', or the
+  scenes made to break a background prior, 'clutter' and 'fill' (data/synthetic_scenes.py).
 
   Raises:
     ValueError: another name.
   """
-  variants = {"standard": example, "hard": synthetic_hard.example}
+  variants = {"standard": example, "hard": synthetic_hard.example,
+              **{name: functools.partial(synthetic_scenes.example, name)
+                 for name in ("clutter", "fill")}}
   if name not in variants:
     raise ValueError(f"synthetic variant must be one of {sorted(variants)}, got {name!r}")
   return variants[name]

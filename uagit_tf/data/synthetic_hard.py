@@ -77,6 +77,28 @@ def _animal(u: tf.Tensor, v: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
   return body | neck | head | legs | tail
 
 
+def draw_animal(domain: str, q: tf.Tensor, seed: tf.Tensor, x: tf.Tensor, y: tf.Tensor,
+                centre: tuple, scale) -> tuple[tf.Tensor, tf.Tensor]:
+  """One animal of `domain` on the [-1, 1] grid (x, y): its silhouette [H, W, 1] in {0, 1}
+  and its coat [H, W, 3], plain brown ('a') or striped ('b'). `q` [14]: its random draws
+  (q[2] its tilt, q[4] its facing, q[5:10] its body plan, q[10:13] its coat); `seed`: its
+  shading noise."""
+  angle = (q[2] - 0.5) * 0.8
+  facing = tf.where(q[4] > 0.5, 1.0, -1.0)
+  cx, cy = centre
+  u = (tf.cos(angle) * (x - cx) + tf.sin(angle) * (y - cy)) * facing / scale
+  v = (-tf.sin(angle) * (x - cx) + tf.cos(angle) * (y - cy)) / scale
+  shape = tf.cast(_animal(u, v, q[5:10]), tf.float32)[..., None]
+  shade = 0.08 * _noise(seed, x.shape[0], 4, 4) - 0.1 * v[..., None]
+  if domain == "a":  # Plain coats from chestnut to dark brown.
+    coat = tf.stack([0.35 + 0.25 * q[10], 0.20 + 0.15 * q[10], 0.10 + 0.08 * q[11]]) + shade
+  else:  # Stripes, their frequency and tilt varying per animal.
+    phase = u * tf.cos((q[11] - 0.5) * 0.8) + v * tf.sin((q[11] - 0.5) * 0.8)
+    stripes = tf.sin(2.0 * math.pi * (4.0 + 3.0 * q[10]) * phase + 6.28 * q[12]) > 0.0
+    coat = 0.08 + 0.82 * tf.cast(stripes, tf.float32)[..., None] + shade
+  return shape, coat
+
+
 def example(seed: int, split: str, domain: str, index, size: int,
             background_mix: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
   """One image in [-1, 1], [size, size, 3], and its object mask in {0, 1}, [size, size, 1]."""
@@ -95,21 +117,10 @@ def example(seed: int, split: str, domain: str, index, size: int,
   image, mask = background, tf.zeros([size, size, 1])
   for k in range(MAX_OBJECTS):
     q = tf.random.stateless_uniform([14], seeds[4 + 2 * k])
-    cx, cy = -0.55 + 1.1 * q[0], -0.45 + 0.9 * q[1]
-    angle = (q[2] - 0.5) * 0.8
+    centre = (-0.55 + 1.1 * q[0], -0.45 + 0.9 * q[1])
     scale = tf.where(count == 1, 0.55 + 0.45 * q[3], 0.35 + 0.30 * q[3])
-    facing = tf.where(q[4] > 0.5, 1.0, -1.0)
-    u = (tf.cos(angle) * (x - cx) + tf.sin(angle) * (y - cy)) * facing / scale
-    v = (-tf.sin(angle) * (x - cx) + tf.cos(angle) * (y - cy)) / scale
-    present = tf.cast(k < count, tf.float32)
-    shape = tf.cast(_animal(u, v, q[5:10]), tf.float32)[..., None] * present
-    shade = 0.08 * _noise(seeds[5 + 2 * k], size, 4, 4) - 0.1 * v[..., None]
-    if domain == "a":  # Plain coats from chestnut to dark brown.
-      coat = tf.stack([0.35 + 0.25 * q[10], 0.20 + 0.15 * q[10], 0.10 + 0.08 * q[11]]) + shade
-    else:  # Stripes, their frequency and tilt varying per animal.
-      phase = u * tf.cos((q[11] - 0.5) * 0.8) + v * tf.sin((q[11] - 0.5) * 0.8)
-      stripes = tf.sin(2.0 * math.pi * (4.0 + 3.0 * q[10]) * phase + 6.28 * q[12]) > 0.0
-      coat = 0.08 + 0.82 * tf.cast(stripes, tf.float32)[..., None] + shade
+    shape, coat = draw_animal(domain, q, seeds[5 + 2 * k], x, y, centre, scale)
+    shape *= tf.cast(k < count, tf.float32)
     image = shape * coat + (1.0 - shape) * image
     mask = tf.maximum(mask, shape)
   image += 0.02 * tf.random.stateless_normal([size, size, 3], seeds[3])
