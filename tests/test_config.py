@@ -25,15 +25,9 @@ def test_defaults_are_the_papers_settings():
   assert config.preset("demo").loss.lambda_mask_hard == 0.0
   # One polarity per attention net, voted in stage 1 (a workdir from before: per image).
   assert cfg.model.attention_polarity_vote and config.LEGACY_VALUES["attention_polarity_vote"] is False
-  # Each image votes by the mask's level on the border's colours against the others' (a
-  # workdir from before: border ring against mean).
-  assert cfg.model.attention_polarity_ballot == "colour"
   # The raw mask's border ring held at its background's level (before: not).
   assert cfg.loss.lambda_mask_ring == 1.0 and config.LEGACY_VALUES["lambda_mask_ring"] == 0
   assert config.preset("paper").loss.lambda_mask_ring == config.preset("demo").loss.lambda_mask_ring == 0
-  assert config.LEGACY_VALUES["attention_polarity_ballot"] == "border"
-  with pytest.raises(ValueError, match="attention_polarity_ballot"):
-    config.preset("tiny", attention_polarity_ballot="ring")
   # The masks pulled onto what is not coloured like the border (a workdir from before:
   # not); D normalises after its first conv as the authors' did (an option turns it off).
   assert cfg.loss.lambda_mask_object == 0.5 and config.preset("demo").loss.lambda_mask_object == 0
@@ -130,3 +124,32 @@ def test_resume_rejects_another_architecture_but_allows_more_epochs():
     config.check_resumable(saved, config.override(saved, {"ngf": 16}))
   with pytest.raises(ValueError, match="image_size"):
     config.check_resumable(saved, config.override(saved, {"image_size": 64, "load_size": 72}))
+
+
+def test_a_config_naming_removed_options_loads_with_one_line(tmp_path, caplog):
+  cfg = config.preset("tiny")
+  saved = cfg.to_dict()
+  saved["loss"].update(lambda_mask_tv=0.5, lambda_mask_cycle=0.0, disc_background_swap=0.0,
+                       stage1_disc_input="masked_and_salient")
+  saved["model"]["attention_polarity_ballot"] = "colour"
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  with caplog.at_level("WARNING"):
+    loaded = config.load(str(tmp_path))
+  assert loaded == config.override(cfg, {"stage1_disc_input": "masked_and_whole"})
+  lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+  assert len(lines) == 1, lines
+  # It names what was used (not the removed options left at "off"), and what it became.
+  assert "lambda_mask_tv=0.5" in lines[0] and "stage1_disc_input='masked_and_salient'" in lines[0]
+  assert "'masked_and_whole'" in lines[0] and "lambda_mask_cycle" not in lines[0]
+  # A config whose removed options were all off loads silently.
+  for k in ("lambda_mask_tv",):
+    saved["loss"][k] = 0.0
+  saved["loss"]["stage1_disc_input"] = "whole"
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    assert config.load(str(tmp_path)) == config.override(cfg, {"stage1_disc_input": "whole"})
+  assert not [r for r in caplog.records if r.levelname == "WARNING"]
+  # The flags are gone.
+  with pytest.raises(ValueError, match="Unknown config fields"):
+    config.preset("tiny", lambda_mask_tv=0.5)

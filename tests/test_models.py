@@ -339,11 +339,12 @@ def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
   net = AttentionNet(width=8, polarity="border", polarity_vote=True)
   net(x)
   assert float(net.vote) == 0.0 and net.vote in net.non_trainable_weights
-  ballot = np.mean(np.sign(polarity_margin(net.raw_mask(x)).numpy()))
+  likeness = background_likeness(x)
+  ballot = np.mean(np.sign(colour_margin(net.raw_mask(x), likeness).numpy()))
   assert ballot != 0
-  net.update_vote(x)
+  net.update_vote(x, likeness)
   assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM) * ballot)
-  net.update_vote(x)
+  net.update_vote(x, likeness)
   assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM ** 2) * ballot)
   np.testing.assert_allclose(net(x).numpy(), orient(net.raw_mask(x), net.vote).numpy())
   # The vote is a weight: a copy made from the config and the weights carries it.
@@ -355,7 +356,7 @@ def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
   for plain in (AttentionNet(width=8, polarity="border"),
                 AttentionNet(width=8, polarity="free", polarity_vote=True)):
     plain(x)
-    plain.update_vote(x)
+    plain.update_vote(x, likeness)
     assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
 
 
@@ -375,9 +376,6 @@ def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
   net = AttentionNet(width=8, polarity="border", polarity_vote=True)
   net.raw_mask = lambda images: mask  # The ballot, on this mask.
   images = tf.zeros([1, 32, 32, 3])
-  net.update_vote(images)
-  assert float(net.vote) == pytest.approx(1 - VOTE_MOMENTUM)  # Border: flip.
-  net.vote.assign(0.0)
   net.update_vote(images, likeness)
   assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM))  # Colour: keep.
   # An image all in the border's colours (no object) abstains; with no voter the vote stays.

@@ -14,6 +14,7 @@ what was trained. The defaults are the paper's settings (docs/method.md).
 
 import dataclasses
 import json
+import logging
 import os
 from typing import Any
 
@@ -21,9 +22,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard", "clutter", "fill")
 ATTENTION_POLARITIES = ("border", "free")
-POLARITY_BALLOTS = ("colour", "border")
 STAGE2_FAKES = ("composite", "generated")
-STAGE1_DISC_INPUTS = ("whole", "masked", "masked_learned", "masked_and_whole", "masked_and_salient")
+STAGE1_DISC_INPUTS = ("whole", "masked_learned", "masked_and_whole")
 CONFIG_FILE = "config.json"
 
 
@@ -54,7 +54,6 @@ class ModelConfig:
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the region of the mask holding the image border is background.", ATTENTION_POLARITIES)
   attention_polarity_vote: bool = _f(True, "border: one polarity per net, voted by its images in stage 1.")
-  attention_polarity_ballot: str = _f("colour", "An image's vote: mask on border colours vs others, or border vs mean.", POLARITY_BALLOTS)
   attention_refine_radius: float = _f(0.125, "Guided filter of masks by their image: radius as a share of image_size; 0: off.")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last), or 1x1 (authors').")
@@ -71,8 +70,6 @@ class ModelConfig:
     _check(1 <= self.disc_layers <= 5, f"disc_layers must be in [1, 5], got {self.disc_layers}")
     _check(self.attention_decoder_kernel in (1, 3), "attention_decoder_kernel must be 1 or 3, "
            f"got {self.attention_decoder_kernel}")
-    _check(self.attention_polarity_ballot in POLARITY_BALLOTS, "attention_polarity_ballot must "
-           f"be one of {POLARITY_BALLOTS}, got {self.attention_polarity_ballot!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +83,7 @@ class DataConfig:
   synthetic_train_size: int = _f(1000, "Built-in set: training images per domain.")
   synthetic_test_size: int = _f(100, "Built-in set: test images per domain.")
   synthetic_background_mix: float = _f(0.25, "Built-in set: share with the other domain's background.")
-  synthetic_variant: str = _f("standard", "Built-in set: standard; hard (own background textures, 0-2 objects); clutter, fill (scenes).", SYNTHETIC_VARIANTS)
+  synthetic_variant: str = _f("standard", "Built-in set: standard, hard (textured, 0-2 objects), clutter, fill (scenes).", SYNTHETIC_VARIANTS)
 
   def __post_init__(self):
     _check(self.image_size >= 8 and self.image_size % 4 == 0,
@@ -135,15 +132,11 @@ class LossConfig:
   cycle_object_weight: float = _f(0.0, "Cycle L1's weight where the source mask is on, vs. off (paper: 1).")
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
-  lambda_mask_tv: float = _f(0.0, "Weight of the masks' total variation in stage 1 (not in the paper).")
-  lambda_mask_binary: float = _f(0.0, "Weight of 4 m (1 - m), pushing masks to 0 or 1 (not in the paper).")
   lambda_mask_hard: float = _f(0.3, "Stage-1 weight of |m - [m > tau]|: masks pulled to 0 or 1 (not in the paper).")
-  lambda_mask_cycle: float = _f(0.0, "Weight of L1(A_tgt(s'), A_src(s)) in stage 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
   lambda_mask_object: float = _f(0.5, "Stage-1 weight of the share of the other pixels left out (not in the paper).")
   lambda_mask_margin: float = _f(0.1, "Stage-1 weight of a hinge on raw mask logits, object vs border (not in paper).")
   lambda_mask_ring: float = _f(1.0, "Stage-1 weight of |raw mask's border ring - its background| (not in the paper).")
-  disc_background_swap: float = _f(0.0, "Share of D's real term on reals pasted onto source backgrounds.")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
   disc_hide_start: float = _f(0.5, "--disc_hide_background: pixels with border likeness b <= this are shown.")
   disc_hide_end: float = _f(0.9, "--disc_hide_background: pixels with b >= this are hidden (linear between).")
@@ -156,16 +149,13 @@ class LossConfig:
   def __post_init__(self):
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
-    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_tv",
-              "lambda_mask_binary", "lambda_mask_hard", "lambda_mask_cycle",
+    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_hard",
               "lambda_mask_background", "lambda_mask_object", "lambda_mask_ring",
               "lambda_mask_margin")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.cycle_object_weight <= 1.0,
            f"cycle_object_weight must be in [0, 1], got {self.cycle_object_weight}")
-    _check(0.0 <= self.disc_background_swap <= 1.0,
-           f"disc_background_swap must be in [0, 1], got {self.disc_background_swap}")
     _check(0.0 <= self.disc_hide_start < self.disc_hide_end <= 1.0,
            "disc_hide_start and disc_hide_end must satisfy 0 <= start < end <= 1, got "
            f"{self.disc_hide_start} and {self.disc_hide_end}")
@@ -211,17 +201,25 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
-                 "attention_polarity_vote": False, "attention_polarity_ballot": "border",
+                 "attention_polarity_vote": False,
                  "attention_refine_radius": 0.0,
-                 "stage2_fake": "generated", "lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0,
-                 "lambda_mask_hard": 0.0,
-                 "lambda_mask_cycle": 0.0, "lambda_mask_background": 0.0,
+                 "stage2_fake": "generated", "lambda_mask_hard": 0.0,
+                 "lambda_mask_background": 0.0,
                  "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0,
                  "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
-                 "disc_background_swap": 0.0, "disc_hide_background": False,
+                 "disc_hide_background": False,
                  "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
                  "stage1_disc_input": "whole",
                  "synthetic_variant": "standard"}
+
+# Research options removed since, each off by default and beaten (their runs are in
+# docs/experiments.md), with the value that meant "off". A config.json that names them
+# loads without them, and says so in one line.
+REMOVED_FIELDS = {"lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0, "lambda_mask_cycle": 0.0,
+                  "disc_background_swap": 0.0, "attention_polarity_ballot": "colour"}
+# Values removed from fields that remain: the value a config.json's old one now loads as.
+REMOVED_VALUES = {"stage1_disc_input": {"masked": "masked_learned",
+                                        "masked_and_salient": "masked_and_whole"}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,6 +247,19 @@ class Config:
     for section, fields in d.items():
       _check(isinstance(fields, dict), f"Config section {section!r} is not a mapping")
       values.update(fields)
+    removed = {k: values.pop(k) for k in REMOVED_FIELDS if k in values}
+    for k, renamed in REMOVED_VALUES.items():
+      if values.get(k) in renamed:
+        removed[k] = values[k]
+        values[k] = renamed[values[k]]
+    used = {k: v for k, v in removed.items() if v != REMOVED_FIELDS.get(k)}
+    if used:
+      logging.warning(
+          "This config names options uagit_tf no longer has (%s); it loads without them%s. "
+          "docs/experiments.md has their runs.",
+          ", ".join(f"{k}={v!r}" for k, v in sorted(used.items())),
+          "" if set(used) <= set(REMOVED_FIELDS) else
+          ", stage1_disc_input as " + repr(values.get("stage1_disc_input")))
     return override(cls(), {**LEGACY_VALUES, **values})
 
 

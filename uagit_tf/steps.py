@@ -46,10 +46,8 @@ class StagePlan:
   trained: list[str]  # Networks the generator objective updates.
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
   masked: str         # How D sees images: "no" (whole), "hard" (mask > tau), times the
-                      # mask: "soft" (a constant) or "learned" (the attention learns it),
-                      # or "learned_and_whole" (both views in one batch), or
-                      # "learned_and_salient" (the second view without the pixels
-                      # coloured like the image's border).
+                      # mask as the attention net learns it ("learned"), or that and whole
+                      # in one batch ("learned_and_whole").
   disc_norm: bool     # D applies its instance norm.
 
   @property
@@ -149,26 +147,20 @@ class TrainStep:
     # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
     # and the plain CycleGAN show whole images. The attention nets train in stage 1.
     attention_nets = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
-    masked = {"whole": "no", "masked": "soft", "masked_learned": "learned",
-              "masked_and_whole": "learned_and_whole",
-              "masked_and_salient": "learned_and_salient"}[
+    masked = {"whole": "no", "masked_learned": "learned", "masked_and_whole": "learned_and_whole"}[
         self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
     return StagePlan(trained=generators + attention_nets, fake="translated", masked=masked,
                      disc_norm=True)
 
   def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
-    """What a discriminator sees of images: all of them, times their (constant) soft mask,
-    or where the mask exceeds tau."""
+    """What a discriminator sees of images: all of them, times their mask, or where the
+    mask exceeds tau."""
     if plan.masked == "hard":
       return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
-    if plan.masked == "soft":
-      return images * tf.stop_gradient(masks)
     if plan.masked == "learned":  # The attention net learns what D may see of its fakes.
       return images * masks
     if plan.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
       return tf.concat([images * masks, images], axis=0)
-    if plan.masked == "learned_and_salient":  # The second view without the background.
-      return tf.concat([images * masks, images * (1.0 - method.background_likeness(images))], axis=0)
     return images
 
   def shown(self, likeness: Callable[[], tf.Tensor], masks: tf.Tensor,
@@ -218,7 +210,7 @@ class TrainStep:
         # The source's attention net before `orient`, computed if a prior asks for it.
         "raw_logits": raw_logits, "vote": att.vote if att else None,
         "raw_mask": functools.cache(lambda: tf.sigmoid(raw_logits())) if att else None,
-        "translated": forward["translated"], "back_mask": backward["mask"],
+        "translated": forward["translated"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
         "cyc": method.l1(real, backward["translated"],  # Eq. 4
@@ -244,9 +236,9 @@ class TrainStep:
                 for d in DOMAINS}
     losses = {}
     if plan.trains_attention:  # Each net's polarity, voted by its domain's images.
-      colour = self.cfg.model.attention_polarity_ballot == "colour"
       for d, net in self.nets.att.items():
-        net.update_vote(real[d], likeness[d]() if colour and net.vote is not None else None)
+        if net.vote is not None:
+          net.update_vote(real[d], likeness[d]())
         if net.vote is not None:
           losses[f"mask_vote_{d}"] = tf.identity(net.vote)  # > 0: masks inverted.
 
@@ -279,8 +271,7 @@ class TrainStep:
         tgt = d.target
         fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        needs_mask = plan.masked != "no" or loss_cfg.disc_background_swap > 0
-        real_mask = (self.nets.att[tgt](real[tgt]) if needs_mask and tgt in self.nets.att
+        real_mask = (self.nets.att[tgt](real[tgt]) if plan.masked != "no" and tgt in self.nets.att
                      else method.full_mask(real[tgt]))
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
         # The target's reals are the other direction's sources: their `shown` is at hand.
@@ -288,13 +279,6 @@ class TrainStep:
         real_scores = disc(self.judge_input(real[tgt] * shown, real_mask, plan))
         fake_scores = disc(self.judge_input(fake, fake_mask, plan))
         loss = method.lsgan_discriminator_loss(real_scores, fake_scores)
-        if loss_cfg.disc_background_swap > 0:
-          # Real target objects on source backgrounds are real too: the background no
-          # longer tells D_tgt the domain, so repainting it earns the generator nothing.
-          swapped = method.composite(real_mask, real[tgt], real[d.source])
-          swap_scores = disc(self.judge_input(swapped, real_mask, plan))
-          w = loss_cfg.disc_background_swap
-          loss = (1 - w) * loss + w * method.lsgan_discriminator_loss(swap_scores, fake_scores)
         losses[f"disc_{tgt}"] = loss
         disc_loss += loss
     self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
@@ -312,17 +296,10 @@ class TrainStep:
     priors = [
         # Cover no more than needed.
         ("mask_l1", cfg.lambda_mask, lambda: tf.reduce_mean(mask)),
-        # Smooth masks: total variation per pixel.
-        ("mask_tv", cfg.lambda_mask_tv, lambda: tf.reduce_mean(tf.abs(mask[:, 1:] - mask[:, :-1]))
-         + tf.reduce_mean(tf.abs(mask[:, :, 1:] - mask[:, :, :-1]))),
-        # Near-binary masks: m (1 - m) is 0 at 0 and 1, 0.25 at 0.5.
-        ("mask_binary", cfg.lambda_mask_binary, lambda: 4.0 * tf.reduce_mean(mask * (1.0 - mask))),
         # Masks as stage 2 will see them: each pixel pulled to its side of tau (to 1 above
         # it, 0 below), so what the composite translates is what the hard mask shows D.
         ("mask_hard", cfg.lambda_mask_hard, lambda: method.l1(
             mask, tf.stop_gradient(method.hard_mask(mask, cfg.mask_threshold)))),
-        # The target's net finds the translated object where the source's found it.
-        ("mask_cycle", cfg.lambda_mask_cycle, lambda: method.l1(out["back_mask"], mask)),
         # Leave out what looks like the image's border: the share of the border-coloured
         # pixels the mask covers.
         ("mask_background", cfg.lambda_mask_background,

@@ -104,29 +104,25 @@ class AttentionNet(keras.Model):
       x = layer(x)
     return x
 
-  def update_vote(self, images, likeness=None) -> None:
+  def update_vote(self, images, likeness) -> None:
     """Moves `vote` toward the mean polarity sign of `images` (a replica's share of a
     training batch; the ballots of every replica count alike). Stage 1 calls it before
     each step.
 
-    Without `likeness` each image's ballot is the sign of its `polarity_margin` (border
-    against mean). With `likeness` ([B, H, W, 1], `method.background_likeness` of
-    `images`) it is the sign of its `colour_margin`, and an image with under
-    MIN_OBJECT_SHARE of pixels not coloured like its border abstains; where every image
-    abstains the vote stays. The border ballot reads the ring, which the net's padding
-    shapes, against a mean that a large mid-level background dominates: a net that is
-    brighter on its objects can still lose the ballot and have its masks inverted.
+    Each image's ballot is the sign of its `colour_margin` by `likeness` ([B, H, W, 1],
+    `method.background_likeness` of `images`); an image with under MIN_OBJECT_SHARE of
+    pixels not coloured like its border abstains, and where every image abstains the vote
+    stays. (A ballot of the ring against the mean, until the fourteenth session, read the
+    ring, which the net's padding shapes, against a mean that a large mid-level background
+    dominates: nets brighter on their objects lost it and had their masks inverted.)
     """
     if self.vote is None:
       return
     mask = self.raw_mask(images)
-    if likeness is None:
-      margin, voters = polarity_margin(mask), tf.ones([tf.shape(mask)[0]])
-    else:
-      likeness = tf.cast(likeness, tf.float32)
-      margin = colour_margin(mask, likeness)
-      voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
-                       tf.float32)
+    likeness = tf.cast(likeness, tf.float32)
+    margin = colour_margin(mask, likeness)
+    voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+                     tf.float32)
     yes, count = tf.unstack(tf.distribute.get_replica_context().all_reduce(
         tf.distribute.ReduceOp.SUM,
         tf.stack([tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
