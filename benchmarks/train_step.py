@@ -4,9 +4,10 @@
     python -m benchmarks.train_step --sizes=128 --batches=1 --precisions=float32,bfloat16
     python -m benchmarks.train_step --intra_op_threads=1    # the trainer's thread flags
 
-For each (size, batch, precision) a fresh process builds the paper's networks (ngf 32,
-9 blocks, ndf 64, attention), traces the stage-1 step (the heavier one: attention nets
-train too) and times it: median seconds per step after warm-up, image pairs (one A, one B)
+For each (size, batch, precision, config) a fresh process builds the paper's networks
+(ngf 32, 9 blocks, ndf 64, attention) with `--preset=paper`'s method or the default flags'
+(their stage-1 views and priors cost more), traces the stage-1 step (the heavier one:
+attention nets train too) and times it: median seconds per step after warm-up, image pairs (one A, one B)
 per second, the step's FLOPs, the achieved GFLOP/s, and the process's peak RSS. FLOPs are
 counted from the traced graph: every Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter and
 MatMul, 2 x multiply-adds from their static shapes (norms, activations and Adam are left
@@ -14,6 +15,7 @@ out: they are a fraction of a percent). This machine's float32 and bfloat16 matm
 are measured in the same run, and the bars of issue #7 are checked at the end.
 """
 
+import itertools
 import json
 import os
 import resource
@@ -32,11 +34,14 @@ from benchmarks.machine import median_seconds
 flags.DEFINE_list("sizes", ["128", "256"], "Image sizes.")
 flags.DEFINE_list("batches", ["1", "4"], "Global batch sizes.")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16, float16.")
+flags.DEFINE_list("configs", ["paper", "default"],
+                  "paper: --preset=paper's method; default: the default flags' (both at the "
+                  "paper's networks).")
 flags.DEFINE_integer("repeats", 5, "Timed steps (after --warmup untimed ones).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps after tracing.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the step.")
-flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: TF default).")
-flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: TF default).")
+flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: its default).")
+flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: its default).")
 flags.DEFINE_string("child", None, "Internal: run one configuration 'size,batch,precision'.")
 flags.DEFINE_string("peak", None, "Internal: measure this dtype's matmul peak and print it.")
 FLAGS = flags.FLAGS
@@ -72,22 +77,24 @@ def run_child(spec: str) -> dict:
   from uagit_tf import distribute
   from uagit_tf.data import pipeline
   from uagit_tf.steps import Stage, TrainStep
-  size, batch, precision = spec.split(",")
+  size, batch, precision, config = spec.split(",")
   size, batch = int(size), int(batch)
-  cfg = config_lib.preset(
-      "paper", image_size=size, load_size=size, batch_size=batch,
+  base = config_lib.preset("paper") if config == "paper" else config_lib.Config()
+  cfg = config_lib.override(base, dict(
+      image_size=size, load_size=size, batch_size=batch,
       mixed_precision={"float32": "none"}.get(precision, precision),
       jit_compile=FLAGS.jit_compile, intra_op_threads=FLAGS.intra_op_threads,
       inter_op_threads=FLAGS.inter_op_threads, synthetic_train_size=2 * batch,
-      synthetic_test_size=4, image_summary_every=10**9)
-  distribute.configure_threads(cfg.run.intra_op_threads, cfg.run.inter_op_threads)
+      synthetic_test_size=4, image_summary_every=10**9))
+  threads = distribute.configure_threads(cfg.run.intra_op_threads, cfg.run.inter_op_threads)
   sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
   a, b = next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
   step = TrainStep(cfg).function(Stage.ATTENTION)
   flops = graph_flops(step.get_concrete_function(a, b).graph)
   seconds = median_seconds(lambda: step(a, b)["gen_total"].numpy(), FLAGS.repeats,
                            FLAGS.warmup)
-  return {"size": size, "batch": batch, "precision": precision, "seconds": seconds,
+  return {"size": size, "batch": batch, "precision": precision, "config": config,
+          "seconds": seconds, "threads": "%d/%d" % threads,
           "gflop": flops / 1e9,
           "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
@@ -121,35 +128,36 @@ def main(argv):
   rows = []
   for size in map(int, FLAGS.sizes):
     for batch in map(int, FLAGS.batches):
-      for precision in FLAGS.precisions:
-        spec = f"{size},{batch},{precision}"
+      for precision, config in itertools.product(FLAGS.precisions, FLAGS.configs):
+        spec = f"{size},{batch},{precision},{config}"
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.train_step", f"--child={spec}",
              *(f"--{name}={FLAGS[name].value}" for name in _CHILD_FLAGS)],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         if proc.returncode or not lines:
-          print(f"{spec}: failed\n{proc.stderr[-2000:]}")
+          why = (f"killed by signal {-proc.returncode}" if proc.returncode < 0 else
+                 (proc.stderr.strip().splitlines() or ["no message"])[-1][:200])
+          print(f"{spec}: cannot run here: {why}")
           continue
         rows.append(json.loads(lines[-1][len("RESULT "):]))
         r = rows[-1]
-        print(f"done {spec}: {r['seconds']:.3f} s/step", flush=True)
+        print(f"done {spec} (threads {r['threads']}): {r['seconds']:.3f} s/step", flush=True)
 
   print(f"\nmachine: {describe()}")
   print(f"matmul peak (2048^3, this run): float32 {peaks['float32']:.1f} GFLOP/s, "
         f"bfloat16 {peaks['bfloat16']:.1f} GFLOP/s ({peaks['bfloat16'] / peaks['float32']:.2f}x)"
-        f"; jit_compile={FLAGS.jit_compile}; threads intra-op "
-        f"{FLAGS.intra_op_threads or 'default'}, inter-op {FLAGS.inter_op_threads or 'default'}"
-        "; FLOPs counted from the traced graph")
-  print(f"{'size':>5s}{'batch':>6s}{'precision':>10s}{'s/step':>9s}{'pairs/s':>9s}"
+        f"; jit_compile={FLAGS.jit_compile}; threads intra/inter-op as the trainer sets "
+        "them for the flags given; FLOPs counted from the traced graph")
+  print(f"{'size':>5s}{'batch':>6s}{'precision':>10s}{'config':>8s}{'threads':>8s}{'s/step':>9s}{'pairs/s':>9s}"
         f"{'GFLOP':>8s}{'GFLOP/s':>9s}{'%f32pk':>8s}{'%ownpk':>8s}{'RSS GiB':>9s}")
   for r in rows:
     rate = r["gflop"] / r["seconds"]
     own = peaks.get(r["precision"], peaks["float32"])
-    print(f"{r['size']:5d}{r['batch']:6d}{r['precision']:>10s}{r['seconds']:9.3f}"
+    print(f"{r['size']:5d}{r['batch']:6d}{r['precision']:>10s}{r['config']:>8s}{r['threads']:>8s}{r['seconds']:9.3f}"
           f"{r['batch'] / r['seconds']:9.2f}{r['gflop']:8.1f}{rate:9.1f}"
           f"{100 * rate / peaks['float32']:8.1f}{100 * rate / own:8.1f}{r['rss_gib']:9.2f}")
-  by = {(r["size"], r["batch"], r["precision"]): r for r in rows}
+  by = {(r["size"], r["batch"], r["precision"]): r for r in rows if r["config"] == "paper"}
   f32, bf16, big = by.get((128, 1, "float32")), by.get((128, 1, "bfloat16")), by.get(
       (256, 1, "float32"))
   if f32:

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -123,6 +124,25 @@ def test_thread_pools_that_can_no_longer_change_are_a_clear_error(tmp_path):
   distribute.configure_threads(current, 0)  # Already so: nothing to change.
   with pytest.raises(ValueError, match=r"intra_op_threads=\d+ cannot take effect"):
     training.Trainer(tiny(intra_op_threads=current + 3), str(tmp_path))
+
+
+def test_the_trainer_sizes_its_thread_pools_for_the_machine_unless_told():
+  # Two ops at a time (the step's directions are independent), each on half the cores.
+  assert [distribute.default_threads(n) for n in (1, 2, 4, 16)] == [(1, 1), (1, 2), (2, 2),
+                                                                    (8, 2)]
+  script = (
+      "import sys; from absl import logging; from uagit_tf import distribute\n"
+      "logging.set_verbosity('info')\n"
+      "print('SIZES', *distribute.configure_threads(*map(int, sys.argv[1:])))\n")
+  for flags, expected in ((("0", "0"), distribute.default_threads(distribute.usable_cores())),
+                          (("3", "1"), (3, 1)), (("0", "3"), None)):
+    out = subprocess.run([sys.executable, "-c", script, *flags], capture_output=True,
+                         text=True, check=True)
+    sizes = tuple(int(x) for x in out.stdout.split("SIZES")[1].split())
+    if expected is None:  # An explicit pool wins; the other keeps the rule.
+      expected = (distribute.default_threads(distribute.usable_cores())[0], 3)
+    assert sizes == expected, (flags, out.stderr[-500:])
+    assert "thread pools: intra-op %d, inter-op %d" % sizes in out.stderr
 
 
 def first_batch(cfg):

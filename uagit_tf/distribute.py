@@ -132,28 +132,54 @@ def onednn_warning() -> str | None:
           "without AVX-512).")
 
 
-def configure_threads(intra_op: int, inter_op: int) -> None:
-  """Sizes TensorFlow's CPU thread pools; 0 leaves a pool at TensorFlow's default.
+def usable_cores() -> int:
+  """The CPU cores this process may run on (its affinity, which containers set)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # Not on Linux.
+    return os.cpu_count() or 1
+
+
+def default_threads(cores: int) -> tuple[int, int]:
+  """(intra-op, inter-op) threads for `cores`: two ops at a time, each on half the cores.
+
+  A training step is two independent directions, so two ops can run at once; TensorFlow's
+  own default gives every op all the cores *and* runs as many ops at once, so on a small
+  CPU the threads contend (BUILD_NOTES "Threads": 2 cores, measured).
+  """
+  return max(1, cores // 2), min(2, max(1, cores))
+
+
+def configure_threads(intra_op: int, inter_op: int) -> tuple[int, int]:
+  """Sizes TensorFlow's CPU thread pools; 0 takes `default_threads` for this machine.
+
+  Returns the pools' sizes. A pool the flags leave at 0 is set only if TensorFlow has not
+  yet fixed it (it does when it runs its first op); explicit sizes must take effect.
 
   Raises:
-    ValueError: a pool must change but this process has already run TensorFlow ops
-      (the pools are fixed from then on).
+    ValueError: an explicit size cannot take effect: this process has already run
+      TensorFlow ops (the pools are fixed from then on).
   """
   threading = tf.config.threading
-  for name, wanted, get, put in (
-      ("intra_op_threads", intra_op, threading.get_intra_op_parallelism_threads,
+  chosen = default_threads(usable_cores())
+  for name, wanted, default, get, put in (
+      ("intra_op_threads", intra_op, chosen[0], threading.get_intra_op_parallelism_threads,
        threading.set_intra_op_parallelism_threads),
-      ("inter_op_threads", inter_op, threading.get_inter_op_parallelism_threads,
+      ("inter_op_threads", inter_op, chosen[1], threading.get_inter_op_parallelism_threads,
        threading.set_inter_op_parallelism_threads)):
-    if wanted == 0 or get() == wanted:
+    if get() == (wanted or default):
       continue
     try:
-      put(wanted)
+      put(wanted or default)
     except RuntimeError as e:
+      if not wanted:  # Already fixed by earlier TensorFlow work: leave it.
+        continue
       raise ValueError(f"{name}={wanted} cannot take effect: this process has already run "
                        f"TensorFlow ops with {get() or 'default'} threads. Build the Trainer "
                        "before any other TensorFlow work (trainers.train does).") from e
-  if intra_op or inter_op:
-    logging.info("TensorFlow thread pools: intra-op %s, inter-op %s",
-                 threading.get_intra_op_parallelism_threads() or "default",
-                 threading.get_inter_op_parallelism_threads() or "default")
+  sizes = (threading.get_intra_op_parallelism_threads(),
+           threading.get_inter_op_parallelism_threads())
+  logging.info("TensorFlow thread pools: intra-op %s, inter-op %s (%s cores; the flags "
+               "--intra_op_threads and --inter_op_threads set them)",
+               sizes[0] or "default", sizes[1] or "default", usable_cores())
+  return sizes
