@@ -11,6 +11,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from uagit_tf import config  # noqa: E402
+from uagit_tf import distribute  # noqa: E402
+
+# Every worker's thread pools as the trainer sets them, before any TensorFlow op fixes them:
+# a fixture built by one worker (`trained_workdir`) is compared bit for bit with runs of
+# another, and a different number of threads per op reduces in another order.
+distribute.configure_threads(0, 0)
 
 
 def tiny(**overrides) -> config.Config:
