@@ -9,7 +9,8 @@ four training concerns: data, schedule, loss and run (logging, checkpoints, runt
 Every field is a command-line flag of `trainers.train` under the same flat name; `--help`
 groups them by concern. The config round-trips through `config.json`, written next to the
 checkpoints and inside every export, so translate, evaluate and export rebuild exactly
-what was trained. The defaults are the paper's settings (docs/method.md).
+what was trained. The defaults are the paper's settings except where a field's help says
+not (docs/method.md).
 """
 
 import dataclasses
@@ -283,7 +284,7 @@ def flat(cfg: Config) -> dict[str, Any]:
   return {k: v for group in GROUPS for k, v in dataclasses.asdict(getattr(cfg, group)).items()}
 
 
-# Presets: flat overrides of the defaults (the paper's settings).
+# Presets: flat overrides of the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     # The authors' code in every respect docs/method.md lists (their 1x1 attention decoder),
     # without this library's answer to backgrounds that differ between the domains.
