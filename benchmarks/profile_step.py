@@ -32,6 +32,7 @@ flags.DEFINE_list("configs", ["paper", "default"], "paper: --preset=paper; defau
 flags.DEFINE_list("stages", ["1", "2"], "Stage 1 (attention nets train) and/or 2.")
 flags.DEFINE_integer("steps", 3, "Profiled steps.")
 flags.DEFINE_integer("warmup", 2, "Untimed steps after tracing.")
+flags.DEFINE_integer("top", 0, "Also list this many slowest single ops of each step.")
 flags.DEFINE_integer("intra_op_threads", 0, "Trainer flag of the same name (0: its default).")
 flags.DEFINE_integer("inter_op_threads", 0, "Trainer flag of the same name (0: its default).")
 FLAGS = flags.FLAGS
@@ -112,11 +113,14 @@ def profile(config: str, stage: int) -> dict:
   for _ in range(FLAGS.steps):
     step(a, b)["gen_total"].numpy()
   tf.profiler.experimental.stop()
+  times = op_times(logdir)
   by_kind = collections.Counter()
-  for (name, kind), ps in op_times(logdir).items():
+  for (name, kind), ps in times.items():
     label = next((k for k, test in KINDS if test(name, kind)), "other")
     by_kind[label] += ps / 1e12 / FLAGS.steps
-  return {"seconds": seconds, "by_kind": by_kind, "flops": flops}
+  slowest = [(f"{name}:{kind}", ps / 1e12 / FLAGS.steps)
+             for (name, kind), ps in times.most_common(FLAGS.top)]
+  return {"seconds": seconds, "by_kind": by_kind, "flops": flops, "slowest": slowest}
 
 
 def main(argv):
@@ -137,6 +141,8 @@ def main(argv):
         rate = f"{gflop / secs:9.1f}" if gflop and secs else f"{'':9s}"
         gf = f"{gflop:8.1f}" if gflop else f"{'':8s}"
         print(f"  {kind:40s}{secs:8.3f}{100 * secs / total:6.1f}%{gf}{rate}")
+      for name, secs in r["slowest"]:
+        print(f"  {secs:8.4f} s  {name}")
 
 
 if __name__ == "__main__":
