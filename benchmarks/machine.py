@@ -51,3 +51,20 @@ def describe() -> str:
   cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
   return (f"{model}, {os.cpu_count()} cores, {isa}"
           + (f", oneDNN capped at {cap} (ONEDNN_MAX_CPU_ISA)" if cap else ""))
+
+
+def training_step(config: str, size: int, stage: int = 1, batch: int = 1, **overrides):
+  """(cfg, the traced step's function, a batch of A, a batch of B): the paper's networks
+  with `--preset=paper`'s method (`config` "paper") or the default flags' ("default") at
+  `size` px, as the speed benchmarks time them. `overrides`: more config fields."""
+  from uagit_tf import config as config_lib
+  from uagit_tf.data import pipeline
+  from uagit_tf.steps import Stage, TrainStep
+  base = config_lib.preset("paper") if config == "paper" else config_lib.Config()
+  cfg = config_lib.override(base, dict(
+      image_size=size, load_size=size, batch_size=batch, synthetic_train_size=2 * batch,
+      synthetic_test_size=4, image_summary_every=10**9, **overrides))
+  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
+  a, b = next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
+  step = TrainStep(cfg).function(Stage.ATTENTION if stage == 1 else Stage.MASKED)
+  return cfg, step, a, b

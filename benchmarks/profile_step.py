@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from benchmarks.machine import describe
 from benchmarks.machine import median_seconds
+from benchmarks.machine import training_step
 
 flags.DEFINE_integer("size", 128, "Image size.")
 flags.DEFINE_list("configs", ["paper", "default"], "paper: --preset=paper; default: the flags'.")
@@ -96,16 +97,7 @@ def op_times(logdir: str) -> collections.Counter:
 
 
 def profile(config: str, stage: int) -> dict:
-  from uagit_tf import config as config_lib
-  from uagit_tf.data import pipeline
-  from uagit_tf.steps import Stage, TrainStep
-  base = config_lib.preset("paper") if config == "paper" else config_lib.Config()
-  cfg = config_lib.override(base, dict(
-      image_size=FLAGS.size, load_size=FLAGS.size, synthetic_train_size=2,
-      synthetic_test_size=2, image_summary_every=10**9))
-  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
-  a, b = next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
-  step = TrainStep(cfg).function(Stage.ATTENTION if stage == 1 else Stage.MASKED)
+  _, step, a, b = training_step(config, FLAGS.size, stage)
   flops = conv_flops_by_type(step.get_concrete_function(a, b).graph)
   seconds = median_seconds(lambda: step(a, b)["gen_total"].numpy(), FLAGS.steps, FLAGS.warmup)
   logdir = tempfile.mkdtemp()

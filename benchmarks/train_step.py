@@ -30,6 +30,7 @@ import tensorflow as tf
 from benchmarks.machine import describe
 from benchmarks.machine import matmul_peak_gflops
 from benchmarks.machine import median_seconds
+from benchmarks.machine import training_step
 
 flags.DEFINE_list("sizes", ["128", "256"], "Image sizes.")
 flags.DEFINE_list("batches", ["1", "4"], "Global batch sizes.")
@@ -73,23 +74,14 @@ def graph_flops(graph: tf.Graph) -> int:
 
 
 def run_child(spec: str) -> dict:
-  from uagit_tf import config as config_lib
   from uagit_tf import distribute
-  from uagit_tf.data import pipeline
-  from uagit_tf.steps import Stage, TrainStep
   size, batch, precision, config = spec.split(",")
   size, batch = int(size), int(batch)
-  base = config_lib.preset("paper") if config == "paper" else config_lib.Config()
-  cfg = config_lib.override(base, dict(
-      image_size=size, load_size=size, batch_size=batch,
-      mixed_precision={"float32": "none"}.get(precision, precision),
-      jit_compile=FLAGS.jit_compile, intra_op_threads=FLAGS.intra_op_threads,
-      inter_op_threads=FLAGS.inter_op_threads, synthetic_train_size=2 * batch,
-      synthetic_test_size=4, image_summary_every=10**9))
-  threads = distribute.configure_threads(cfg.run.intra_op_threads, cfg.run.inter_op_threads)
-  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
-  a, b = next(iter(pipeline.train_epoch(sources, cfg.data, cfg.run.seed, 0, 1)))
-  step = TrainStep(cfg).function(Stage.ATTENTION)
+  # The pools first: building the step runs TensorFlow ops, which fix them.
+  threads = distribute.configure_threads(FLAGS.intra_op_threads, FLAGS.inter_op_threads)
+  _, step, a, b = training_step(
+      config, size, batch=batch, mixed_precision={"float32": "none"}.get(precision, precision),
+      jit_compile=FLAGS.jit_compile)
   flops = graph_flops(step.get_concrete_function(a, b).graph)
   seconds = median_seconds(lambda: step(a, b)["gen_total"].numpy(), FLAGS.repeats,
                            FLAGS.warmup)
