@@ -4,10 +4,8 @@
     python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch  # the CPU wheel will do
     python -m benchmarks.port_step --port_dir=/tmp/uaggan --torch_python=/tmp/torch/bin/python
 
-Each side runs in its own process with nothing else running: the port's `UAGGANModel`
-(`--model uag_gan`, its defaults but `--ngf 32`, the paper's width, on the CPU, torch with
-one thread per usable core) times `optimize_parameters()` on random images (its data
-loader is not used, so torchvision, which only that imports, may be missing); ours times the
+Each side runs in its own process with nothing else running: the port (benchmarks/port.py,
+torch with one thread per usable core) times `optimize_parameters()`; ours times the
 stage-1 step of `python -m benchmarks.train_step` with `--preset=paper` and with the default
 flags, at the trainer's default threads unless told. Median seconds per step after
 warm-up; the machine beside the figures; the bar of issue #44 (paper <= 0.9x the port's
@@ -22,6 +20,7 @@ import sys
 from absl import app
 from absl import flags
 
+from benchmarks import port as port_lib
 from benchmarks.machine import describe
 
 flags.DEFINE_string("port_dir", None, "A checkout of github.com/yhlleo/uaggan.")
@@ -34,61 +33,10 @@ flags.DEFINE_integer("intra_op_threads", 0, "Ours: the trainer flag (0: its defa
 flags.DEFINE_integer("inter_op_threads", 0, "Ours: the trainer flag (0: its default).")
 FLAGS = flags.FLAGS
 
-# Run in the port's checkout by its environment's python: builds the model through the
-# port's own options and times one full optimisation step (both generators, attention nets
-# and discriminators), as its train.py does.
-_PORT_SCRIPT = """
-import statistics, sys, tempfile, time, types
-import torch
-torch.set_num_threads({threads})
-try:
-  import torchvision
-except ImportError:  # Only the port's data loader, unused here, imports it.
-  for name in ("torchvision", "torchvision.transforms", "torchvision.transforms.functional"):
-    sys.modules[name] = types.ModuleType(name)
-sys.argv = ["train.py", "--dataroot", ".", "--model", "uag_gan", "--gpu_ids", "-1",
-            "--ngf", "32", "--no_dropout", "--checkpoints_dir", tempfile.mkdtemp(),
-            "--display_id", "0", "--crop_size", "{size}", "--load_size", "{size}"]
-from options.train_options import TrainOptions
-from models import create_model
-opt = TrainOptions().parse()
-model = create_model(opt)
-model.setup(opt)
-g = torch.Generator().manual_seed(0)
-batch = {{"A": torch.rand(1, 3, {size}, {size}, generator=g) * 2 - 1,
-         "B": torch.rand(1, 3, {size}, {size}, generator=g) * 2 - 1,
-         "A_paths": ["a"], "B_paths": ["b"]}}
-model.set_input(batch)
-times = []
-for i in range({warmup} + {repeats}):
-  start = time.perf_counter()
-  model.optimize_parameters(1)  # An epoch of stage 1: the attention nets train.
-  times.append(time.perf_counter() - start)
-print("PORT", statistics.median(times[{warmup}:]), torch.__version__, torch.get_num_threads())
-"""
-
 
 def _cores() -> int:
   from uagit_tf import distribute
   return distribute.usable_cores()
-
-
-def run_port() -> tuple[float, str] | str:
-  """(seconds, "torch VERSION, N threads"), or why the port could not run."""
-  if not (FLAGS.port_dir and FLAGS.torch_python):
-    return "--port_dir and --torch_python not given"
-  script = _PORT_SCRIPT.format(threads=FLAGS.torch_threads or _cores(), size=FLAGS.size,
-                               warmup=FLAGS.warmup, repeats=FLAGS.repeats)
-  try:
-    proc = subprocess.run([FLAGS.torch_python, "-c", script], cwd=FLAGS.port_dir,
-                          capture_output=True, text=True, timeout=1800)
-  except (OSError, subprocess.TimeoutExpired) as e:
-    return f"{type(e).__name__}: {e}"
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("PORT ")]
-  if proc.returncode or not lines:
-    return (proc.stderr.strip().splitlines() or ["no message"])[-1][:200]
-  _, seconds, version, threads = lines[-1].split()
-  return float(seconds), f"torch {version}, {threads} threads"
 
 
 def run_ours(config: str) -> dict | str:
@@ -107,7 +55,9 @@ def run_ours(config: str) -> dict | str:
 
 def main(argv):
   del argv
-  port = run_port()
+  port = port_lib.median_seconds(port_lib.STEP, FLAGS.port_dir, FLAGS.torch_python,
+                                 FLAGS.size, FLAGS.torch_threads or _cores(), FLAGS.warmup,
+                                 FLAGS.repeats)
   ours = {config: run_ours(config) for config in ("paper", "default")}
   print(f"machine: {describe()}")
   print(f"{FLAGS.size} px, batch 1, float32, median of {FLAGS.repeats} steps after "
