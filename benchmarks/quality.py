@@ -127,11 +127,14 @@ def run_cell(cell: dict) -> dict:
   workdir_lib.prepare(cfg, workdir)
   cpu, wall = time.process_time(), time.time()
   trainer = training.Trainer(cfg, workdir)
+  cfg = trainer.cfg  # --background_prior decided.
+  workdir_lib.write_config(cfg, workdir)
   trainer.fit(progress=False)
   cpu, wall = time.process_time() - cpu, time.time() - wall
   translators = {d: Translator.from_networks(trainer.nets, d) for d in DIRECTIONS}
   metrics = evaluation.evaluate(translators, cfg, os.path.join(workdir, "eval"))
-  return {**cell, "metrics": metrics, "cpu_minutes": cpu / 60, "wall_minutes": wall / 60}
+  return {**cell, "metrics": metrics, "background_prior": cfg.loss.background_prior,
+          "cpu_minutes": cpu / 60, "wall_minutes": wall / 60}
 
 
 def _steps() -> int:

@@ -15,11 +15,14 @@ from tests.helpers import ROOT, latest_step, run, write_image
 
 def test_train_resume_and_translate(tmp_path):
   workdir = str(tmp_path / "wd")
-  run("trainers.train", f"--workdir={workdir}", "--preset=tiny", "--epochs=1",
-      "--attention_epochs=1", "--decay_epoch=1")
+  first = run("trainers.train", f"--workdir={workdir}", "--preset=tiny", "--epochs=1",
+              "--attention_epochs=1", "--decay_epoch=1")
   assert latest_step(workdir) == 3
   saved = json.load(open(os.path.join(workdir, "config.json")))
   assert saved["model"]["ngf"] == 8 and saved["schedule"]["epochs"] == 1
+  # --background_prior=auto is decided on the data, said, and recorded as decided.
+  assert saved["loss"]["background_prior"] == "on"
+  assert "--background_prior=auto chose on" in first.stderr
   assert "--ngf=8" in open(os.path.join(workdir, "flags.txt")).read().split()
 
   # Resume with no flags but more epochs: the saved config is used, the run continues;

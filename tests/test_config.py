@@ -18,6 +18,8 @@ def test_defaults_are_the_papers_settings():
   # Not the paper's: stage 1 lasts until the decay (the paper: 30 epochs), and the
   # object's cycle is left out (docs/method.md).
   assert s.attention_epochs == 50
+  # Whether the border is background is decided on the data (background_prior.py).
+  assert cfg.loss.background_prior == "auto" and config.preset("paper").loss.background_prior == "off"
   assert cfg.loss.cycle_object_weight == 0.0 and config.preset("demo").loss.cycle_object_weight == 1.0
   assert cfg.loss.disc_hide_background and not config.preset("demo").loss.disc_hide_background
   # Stage 1 pulls the masks onto their hard masks; stage 2 shows D what they hold.

@@ -62,8 +62,8 @@ def main(argv):
       if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
         workdir_lib.check_can_continue(cfg, FLAGS.workdir)
       trainer = training.Trainer(cfg, FLAGS.workdir)  # Loads the data: may fail, writes nothing.
-      if distribute.is_chief():
-        workdir_lib.write_config(cfg, FLAGS.workdir)
+      if distribute.is_chief():  # As trained: --background_prior decided.
+        workdir_lib.write_config(trainer.cfg, FLAGS.workdir)
       logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,
                    trainer.steps_per_epoch, FLAGS.workdir)
       trainer.fit()

@@ -10,7 +10,9 @@ Every field is a command-line flag of `trainers.train` under the same flat name;
 groups them by concern. The config round-trips through `config.json`, written next to the
 checkpoints and inside every export, so translate, evaluate and export rebuild exactly
 what was trained. The defaults are the paper's settings except where a field's help says
-not (docs/method.md).
+not (docs/method.md); those departures are the fields of PAPER_METHOD, which
+`--background_prior` holds together (`apply_background_prior`; auto decides on the data at
+the start of training, uagit_tf/background_prior.py).
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ SYNTHETIC_VARIANTS = ("standard", "hard", "clutter", "fill")
 ATTENTION_POLARITIES = ("border", "free")
 STAGE2_FAKES = ("composite", "generated")
 STAGE1_DISC_INPUTS = ("whole", "masked_learned", "masked_and_whole")
+BACKGROUND_PRIORS = ("auto", "on", "off")
 CONFIG_FILE = "config.json"
 
 
@@ -146,8 +149,11 @@ class LossConfig:
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
+  background_prior: str = _f("auto", "Border colours are background (not paper): on, off (paper), auto: by data.", BACKGROUND_PRIORS)
 
   def __post_init__(self):
+    _check(self.background_prior in BACKGROUND_PRIORS, "background_prior must be one of "
+           f"{BACKGROUND_PRIORS}, got {self.background_prior!r}")
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_hard",
@@ -211,7 +217,9 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
                  "disc_hide_background": False,
                  "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
                  "stage1_disc_input": "whole",
-                 "synthetic_variant": "standard"}
+                 "synthetic_variant": "standard",
+                 # Its fields hold what the run trained with: "on" changes none.
+                 "background_prior": "on"}
 
 # Research options removed since, each off by default and beaten (their runs are in
 # docs/experiments.md), with the value that meant "off". A config.json that names them
@@ -284,16 +292,21 @@ def flat(cfg: Config) -> dict[str, Any]:
   return {k: v for group in GROUPS for k, v in dataclasses.asdict(getattr(cfg, group)).items()}
 
 
+# The paper's value of each field where the defaults depart from it (the authors' code in
+# every respect docs/method.md lists, their 1x1 attention decoder included): what
+# --background_prior=off sets (uagit_tf/background_prior.py).
+PAPER_METHOD = {"attention_decoder_kernel": 1, "attention_polarity": "free",
+                "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
+                "lambda_mask_background": 0.0, "lambda_mask_object": 0.0,
+                "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0, "attention_keep_best": 0.0,
+                "cycle_object_weight": 1.0, "disc_hide_background": False,
+                "lambda_mask_hard": 0.0, "attention_epochs": 30}
+
 # Presets: flat overrides of the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' code in every respect docs/method.md lists (their 1x1 attention decoder),
-    # without this library's answer to backgrounds that differ between the domains.
-    "paper": {"attention_decoder_kernel": 1, "attention_polarity": "free",
-              "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
-              "lambda_mask_background": 0.0, "lambda_mask_object": 0.0,
-              "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0, "attention_keep_best": 0.0,
-              "cycle_object_weight": 1.0, "disc_hide_background": False, "lambda_mask_hard": 0.0,
-              "attention_epochs": 30},
+    # The paper's method, without this library's answer to backgrounds that differ between
+    # the domains.
+    "paper": {**PAPER_METHOD, "background_prior": "off"},
     # 32 px, thin nets, a few steps: tests and smoke runs in seconds.
     "tiny": {"ngf": 8, "ndf": 8, "n_res_blocks": 1, "attention_width": 8,
              "image_size": 32, "load_size": 36, "synthetic_train_size": 16,
@@ -314,6 +327,17 @@ PRESETS: dict[str, dict[str, Any]] = {
              "lr": 2e-4, "checkpoint_every": 200, "summary_every": 20,
              "image_summary_every": 200},
 }
+
+
+def apply_background_prior(cfg: Config, choice: str) -> Config:
+  """`cfg` with background_prior `choice` ("on" or "off"): off gives each PAPER_METHOD
+  field that holds its default the paper's value; on changes no other field."""
+  _check(choice in ("on", "off"), f"apply_background_prior takes on or off, got {choice!r}")
+  changes = {"background_prior": choice}
+  if choice == "off":
+    values, defaults = flat(cfg), flat(Config())
+    changes.update({k: v for k, v in PAPER_METHOD.items() if values[k] == defaults[k]})
+  return override(cfg, changes)
 
 
 def preset(name: str, **overrides: Any) -> Config:

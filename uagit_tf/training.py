@@ -23,6 +23,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
+from uagit_tf import background_prior
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
 from uagit_tf import summaries
@@ -89,6 +90,8 @@ class Trainer:
     keras.utils.set_random_seed(run.seed)
 
     self.sources = train_sources or pipeline.sources(cfg.data, "train", run.seed)
+    # auto measured on the data, on or off applied: what config.json must record.
+    self.cfg = cfg = background_prior.resolve(cfg, self.sources)
     self.steps_per_epoch = pipeline.steps_per_epoch(cfg, self.sources)
     logging.info("Data %s: %d images in A, %d in B; %d steps per epoch", cfg.data.dataset,
                  self.sources["a"].size, self.sources["b"].size, self.steps_per_epoch)
