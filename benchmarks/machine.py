@@ -1,11 +1,12 @@
 """What this machine can do, measured in the same run as a benchmark: timing and matmul peak."""
 
 import os
-import platform
 import statistics
 import time
 
 import tensorflow as tf
+
+from uagit_tf import cpu
 
 
 def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
@@ -30,26 +31,17 @@ def matmul_peak_gflops(dtype: tf.DType = tf.float32, n: int = 2048, repeats: int
 
 
 def describe() -> str:
-  """The CPU, the vector instructions oneDNN may use here, and the core count: the line to
-  print beside every figure (figures differ several-fold between the machines seen)."""
-  model, flags = platform.processor() or platform.machine(), set()
-  try:
-    with open("/proc/cpuinfo") as f:
-      info = f.read()
-    first = info.split("\n\n")[0]  # The first processor's block.
-    fields = {k.strip(): v for k, v in (l.split(":", 1) for l in first.splitlines() if ":" in l)}
-    model = " ".join(f"{fields[k].strip()}" for k in ("model name",) if k in fields) or model
-    family = f"family {fields['cpu family'].strip()} model {fields['model'].strip()}" if (
-        "cpu family" in fields and "model" in fields) else ""
-    flags = set(fields.get("flags", "").split())
-    model = f"{model} ({family})" if family else model
-  except OSError:
-    pass
+  """The CPU, the vector instructions oneDNN may use here, the core count, and whether
+  TensorFlow's oneDNN kernels are on: the line to print beside every figure (figures differ
+  several-fold between the machines seen)."""
+  model, flags = cpu.info()
   isa = ("AVX-512" + (" + bf16" if "avx512_bf16" in flags else "") + (" + AMX" if any(
       f.startswith("amx") for f in flags) else "")) if "avx512f" in flags else (
           "AVX2" if "avx2" in flags else "no AVX2")
   cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
-  return (f"{model}, {os.cpu_count()} cores, {isa}"
+  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  return (f"{model}, {os.cpu_count()} cores, {isa}, TensorFlow's oneDNN kernels "
+          + ("on" if _pywrap_util_port.IsMklEnabled() else "off")
           + (f", oneDNN capped at {cap} (ONEDNN_MAX_CPU_ISA)" if cap else ""))
 
 

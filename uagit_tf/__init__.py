@@ -11,5 +11,37 @@ __version__ = "0.1.0"
 # variable once, as it loads, so this comes before any module here imports it; a user's
 # own TF_ENABLE_ONEDNN_OPTS (0 turns them off) is kept. Other architectures keep
 # TensorFlow's own choice.
-if _platform.machine().lower() in ("x86_64", "amd64"):
+_X86 = _platform.machine().lower() in ("x86_64", "amd64")
+_USERS_ONEDNN = _os.environ.get("TF_ENABLE_ONEDNN_OPTS")  # Before this module sets it.
+if _X86:
   _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def running_command() -> str:
+  """What this process runs: X of `python -m X`, else its script's name (`uagit-translate`)."""
+  import sys  # pylint: disable=g-import-not-at-top
+  argv = getattr(sys, "orig_argv", sys.argv)
+  if "-m" in argv[:-1]:
+    return argv[argv.index("-m") + 1]
+  return _os.path.basename(sys.argv[0])
+
+
+def forward_only_process() -> bool:
+  """Turns TensorFlow's oneDNN kernels off for a process that only runs the networks
+  forward (`trainers.translate`, `benchmarks.export`) where oneDNN may use AVX2 at most;
+  returns whether it did.
+
+  There oneDNN runs every forward convolution on im2col and a matrix product, its slowest
+  kernel, while TensorFlow's own took half the time: the paper's translator at 256 px,
+  292.7 ms with oneDNN and 151.1 without, under ONEDNN_MAX_CPU_ISA=AVX2 (with AVX-512,
+  82.0 and 103.1: oneDNN stays; BUILD_NOTES.md). Training keeps oneDNN, whose gradient
+  kernels are the faster ones. The user's own TF_ENABLE_ONEDNN_OPTS is kept, and so is
+  an already imported TensorFlow's choice. Call it before TensorFlow is imported.
+  """
+  import sys  # pylint: disable=g-import-not-at-top
+  from uagit_tf import cpu  # pylint: disable=g-import-not-at-top
+  if (not _X86 or _USERS_ONEDNN is not None or "tensorflow" in sys.modules
+      or cpu.onednn_has_avx512()):
+    return False
+  _os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+  return True
