@@ -2,6 +2,7 @@
 
 import os as _os
 import platform as _platform
+import sys as _sys
 
 __version__ = "0.1.0"
 
@@ -19,11 +20,10 @@ if _X86:
 
 def running_command() -> str:
   """What this process runs: X of `python -m X`, else its script's name (`uagit-translate`)."""
-  import sys  # pylint: disable=g-import-not-at-top
-  argv = getattr(sys, "orig_argv", sys.argv)
+  argv = getattr(_sys, "orig_argv", _sys.argv)
   if "-m" in argv[:-1]:
     return argv[argv.index("-m") + 1]
-  return _os.path.basename(sys.argv[0])
+  return _os.path.basename(_sys.argv[0])
 
 
 def forward_only_process() -> bool:
@@ -38,9 +38,8 @@ def forward_only_process() -> bool:
   kernels are the faster ones. The user's own TF_ENABLE_ONEDNN_OPTS is kept, and so is
   an already imported TensorFlow's choice. Call it before TensorFlow is imported.
   """
-  import sys  # pylint: disable=g-import-not-at-top
   from uagit_tf import cpu  # pylint: disable=g-import-not-at-top
-  if (not _X86 or _USERS_ONEDNN is not None or "tensorflow" in sys.modules
+  if (not _X86 or _USERS_ONEDNN is not None or "tensorflow" in _sys.modules
       or cpu.onednn_has_avx512()):
     return False
   _os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
