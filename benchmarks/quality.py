@@ -124,10 +124,10 @@ def run_cell(cell: dict) -> dict:
   from uagit_tf.translator import Translator
   cfg = cell_config(cell)
   workdir = os.path.join(cell["workdir"], cell["name"])
-  workdir_lib.prepare(cfg, workdir)
+  workdir_lib.check_can_continue(cfg, workdir)
   cpu, wall = time.process_time(), time.time()
   trainer = training.Trainer(cfg, workdir)
-  cfg = trainer.cfg  # --background_prior decided.
+  cfg = trainer.cfg  # As trained: --background_prior decided (trainers.train does the same).
   workdir_lib.write_config(cfg, workdir)
   trainer.fit(progress=False)
   cpu, wall = time.process_time() - cpu, time.time() - wall
