@@ -48,7 +48,7 @@ def test_a_net_that_faded_goes_back_to_its_best_weights_once():
   assert float(means["b"]) == pytest.approx(0.6, abs=1e-4)
   b_last = [w.numpy().copy() for w in nets["b"].weights]
 
-  messages = keeper.finish(nets)
+  messages = list(keeper.finish(nets).values())
   assert len(messages) == 1 and "the A attention net" in messages[0]
   assert "150 steps before stage 1's end" in messages[0]
   for got, want in zip(nets["a"].weights, best_a):
@@ -58,7 +58,7 @@ def test_a_net_that_faded_goes_back_to_its_best_weights_once():
 
   for w in nets["a"].weights:  # Decided once: a later call (a resumed stage 2) does nothing.
     w.assign(w + 1.0)
-  assert keeper.finish(nets) == []
+  assert keeper.finish(nets) == {}
   np.testing.assert_array_equal(nets["a"].weights[0].numpy(), best_a[0] + 1.0)
 
 
@@ -70,7 +70,7 @@ def _faded(best: float, end: float) -> list[str]:
     keeper.update(nets, {"a": tf.constant(best if step < 200 else end)})
   last = [w.numpy().copy() for w in nets["a"].weights]
   nets["a"].weights[0].assign(nets["a"].weights[0] + 1.0)
-  messages = keeper.finish(nets)
+  messages = list(keeper.finish(nets).values())
   kept = np.array_equal(nets["a"].weights[0].numpy(), last[0] + 1.0)
   assert kept != bool(messages)  # Restored exactly when it says so.
   return messages

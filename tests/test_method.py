@@ -53,7 +53,7 @@ def test_translate_without_attention_is_the_generator_output():
 
 def test_translate_with_attention_composites_with_the_soft_mask():
   gen = lambda x: tf.zeros_like(x)
-  att = lambda x: tf.fill(tf.concat([tf.shape(x)[:3], [1]], 0), 0.25)
+  att = lambda x, training=False: tf.fill(tf.concat([tf.shape(x)[:3], [1]], 0), 0.25)
   images = tf.ones([1, 4, 4, 3])
   out = method.translate(images, gen, att)
   np.testing.assert_allclose(out["translated"].numpy(), 0.75)

@@ -11,10 +11,10 @@ from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
 from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
-                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, VOTE_MOMENTUM,
+                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, MOMENTUM,
                                        AttentionNet, border_mean, border_ring, colour_margin,
-                                       guided_filter, margin_shortfall, orient,
-                                       polarity_margin, ring_gap)
+                                       guided_filter, margin_shortfall, orient, orient_fixed,
+                                       polarity_margin, ring_gap, statistics)
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -334,7 +334,7 @@ def test_orient_passes_a_share_of_the_gradient_below_the_border_level():
                              1.0 / MIN_CONTRAST, rtol=1e-5)
 
 
-def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
+def test_update_statistics_moves_the_nets_vote_toward_its_images_polarity():
   x = tf.random.stateless_uniform([3, 32, 32, 3], [3, 4], -1.0, 1.0)  # Odd: no tie.
   net = AttentionNet(width=8, polarity="border", polarity_vote=True)
   net(x)
@@ -342,11 +342,12 @@ def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
   likeness = background_likeness(x)
   ballot = np.mean(np.sign(colour_margin(net.raw_mask(x), likeness).numpy()))
   assert ballot != 0
-  net.update_vote(x, likeness)
-  assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM) * ballot)
-  net.update_vote(x, likeness)
-  assert float(net.vote) == pytest.approx((1 - VOTE_MOMENTUM ** 2) * ballot)
-  np.testing.assert_allclose(net(x).numpy(), orient(net.raw_mask(x), net.vote).numpy())
+  net.update_statistics(x, likeness)
+  assert float(net.vote) == pytest.approx((1 - MOMENTUM) * ballot)
+  net.update_statistics(x, likeness)
+  assert float(net.vote) == pytest.approx((1 - MOMENTUM ** 2) * ballot)
+  np.testing.assert_allclose(net(x, training=True).numpy(),
+                             orient(net.raw_mask(x), net.vote).numpy())
   # The vote is a weight: a copy made from the config and the weights carries it.
   copy = AttentionNet.from_config(net.get_config())
   copy(x)
@@ -356,8 +357,41 @@ def test_update_vote_moves_the_nets_vote_toward_its_images_polarity():
   for plain in (AttentionNet(width=8, polarity="border"),
                 AttentionNet(width=8, polarity="free", polarity_vote=True)):
     plain(x)
-    plain.update_vote(x, likeness)
+    plain.update_statistics(x, likeness)
     assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
+
+
+def test_inference_maps_masks_by_the_weights_levels_not_by_each_images_border():
+  # A right mask of an object that fills the frame: 0.9 everywhere but a patch of
+  # background (0.1) in the middle. Its own border calls the object background: `orient`
+  # (training's, per image) leaves nothing of it.
+  raw = _blob_mask(0.1, 0.9)
+  assert float(tf.reduce_max(orient(raw, tf.constant(-0.5)))) < 1e-5
+  # Inference maps it by the levels stage 1 measured (w 0.5: level 0.1, contrast 0.8).
+  levels = tf.constant([0.5, 0.05, 0.4])
+  kept = orient_fixed(raw, tf.constant(-0.5), levels).numpy()
+  np.testing.assert_allclose(kept, np.where(raw.numpy() > 0.5, 1.0, 0.0), atol=1e-6)
+  # A net whose vote says inverted turns every mask over, whatever its border shows.
+  np.testing.assert_allclose(orient_fixed(1.0 - raw, tf.constant(0.5), levels).numpy(), kept,
+                             atol=1e-6)
+  # A net's inference is that elementwise map of its raw masks, fixed by its weights; its
+  # training masks are `orient`'s.
+  x = tf.random.stateless_uniform([3, 32, 32, 3], [5, 6], -1.0, 1.0)
+  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net(x)
+  net.vote.assign(0.3)
+  net.levels.assign([0.5, 0.2, 0.3])
+  flipped = 1.0 - net.raw_mask(x).numpy()
+  np.testing.assert_allclose(net(x).numpy(), np.clip((flipped - 0.4) / 0.6, 0.0, 1.0), atol=1e-6)
+  np.testing.assert_allclose(net(x[1:2]).numpy(), net(x).numpy()[1:2], atol=1e-6)
+  np.testing.assert_allclose(net(x, training=True).numpy(),
+                             orient(net.raw_mask(x), net.vote).numpy(), atol=1e-6)
+  # `calibrate`: the levels of these images, at once.
+  net.calibrate(x)
+  _, level, contrast = statistics(net.raw_mask(x), net.vote)
+  np.testing.assert_allclose(net.levels.numpy(),
+                             [1.0, np.mean(level.numpy()), np.mean(contrast.numpy())], rtol=1e-5)
+  assert AttentionNet(width=8).levels is None  # Free polarity: the paper's mask as it is.
 
 
 def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
@@ -376,13 +410,13 @@ def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
   net = AttentionNet(width=8, polarity="border", polarity_vote=True)
   net.raw_mask = lambda images: mask  # The ballot, on this mask.
   images = tf.zeros([1, 32, 32, 3])
-  net.update_vote(images, likeness)
-  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM))  # Colour: keep.
+  net.update_statistics(images, likeness)
+  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM))  # Colour: keep.
   # An image all in the border's colours (no object) abstains; with no voter the vote stays.
-  net.update_vote(tf.concat([images, images], 0), tf.concat([likeness, tf.ones_like(likeness)], 0))
-  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
-  net.update_vote(images, tf.ones_like(likeness))
-  assert float(net.vote) == pytest.approx(-(1 - VOTE_MOMENTUM ** 2))
+  net.update_statistics(tf.concat([images, images], 0), tf.concat([likeness, tf.ones_like(likeness)], 0))
+  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM ** 2))
+  net.update_statistics(images, tf.ones_like(likeness))
+  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM ** 2))
 
 
 def test_margin_shortfall_lifts_an_object_the_sigmoid_has_sunk():
@@ -470,8 +504,12 @@ def test_attention_polarity_border_orients_the_nets_mask():
   oriented = AttentionNet.from_config({**free.get_config(), "polarity": "border"})
   oriented(x)
   oriented.set_weights(free.get_weights())
-  np.testing.assert_allclose(oriented(x).numpy(), orient(raw).numpy(), atol=1e-6)
+  np.testing.assert_allclose(oriented(x, training=True).numpy(), orient(raw).numpy(), atol=1e-6)
   np.testing.assert_allclose(oriented.raw_mask(x).numpy(), raw.numpy(), atol=1e-6)
+  # At inference, before any stage-1 step measured its levels: level 0, contrast 1.
+  polarity = np.where(polarity_margin(raw).numpy() > 0, -1, 1)[:, None, None, None]
+  np.testing.assert_allclose(oriented(x).numpy(), np.where(polarity > 0, raw, 1 - raw),
+                             atol=1e-6)
   with pytest.raises(ValueError, match="polarity"):
     AttentionNet(polarity="centre")
 

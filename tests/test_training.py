@@ -15,14 +15,14 @@ import tensorflow as tf
 
 from tests.conftest import eagerly, tiny
 from tests.helpers import make_folder_dataset, weights
+from uagit_tf import background_prior
 from uagit_tf import config
 from uagit_tf import training
 from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.method import background_likeness
-from uagit_tf.models.attention import (MIN_OBJECT_SHARE, VOTE_MOMENTUM, colour_margin,
-                                       polarity_margin)
+from uagit_tf.models.attention import MIN_OBJECT_SHARE, MOMENTUM, colour_margin, statistics
 from uagit_tf.steps import Stage, TrainStep
 
 
@@ -82,13 +82,22 @@ def test_stage_one_steps_vote_each_attention_nets_polarity():
       return colour_margin(net.raw_mask(x), likeness)
     ballots = {d: float(np.sign(margin(net, x).numpy()[0]))
                for (d, net), x in zip(step.nets.att.items(), (a, b))}
+    # ... then the levels take in the batch's `orient` statistics in the voted polarity.
+    levels = {d: [1.0, *(float(np.mean(v)) for v in statistics(
+                  net.raw_mask(x), tf.constant((1 - MOMENTUM) * ballots[d]))[1:])]
+              for (d, net), x in zip(step.nets.att.items(), (a, b))}
     losses = step.run(a, b, Stage.ATTENTION)
-    assert votes() == pytest.approx({d: (1 - VOTE_MOMENTUM) * v for d, v in ballots.items()})
+    assert votes() == pytest.approx({d: (1 - MOMENTUM) * v for d, v in ballots.items()})
     assert all(ballots.values())
     assert {d: float(losses[f"mask_vote_{d}"]) for d in "ab"} == pytest.approx(votes())
-    voted = votes()
+    for d, net in step.nets.att.items():
+      np.testing.assert_allclose(net.levels.numpy(), (1 - MOMENTUM) * np.array(levels[d]),
+                                 rtol=1e-5)
+    voted, kept = votes(), {d: net.levels.numpy() for d, net in step.nets.att.items()}
     step.run(a, b, Stage.MASKED)  # Frozen with the attention nets.
     assert votes() == voted
+    for d, net in step.nets.att.items():
+      np.testing.assert_array_equal(net.levels.numpy(), kept[d])
   # Off: per image, as before the vote existed; the nets hold no vote.
   assert all(net.vote is None for net in TrainStep(tiny(attention_polarity_vote=False)).nets.att.values())
 
@@ -397,7 +406,8 @@ def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
   source = tf.zeros([1, 6, 1, 3])
   out = {"mask": mask, "source": source, "back_mask": mask,
          "likeness": lambda: background_likeness(source)}  # As `direction` gives it.
-  prior = dict((name, value) for name, _, value in step._mask_priors(out))["mask_hard"]
+  prior = {name: value for name, _, value
+           in background_prior.mask_priors(step.cfg.loss, out)}["mask_hard"]
   # Pixels at or below tau = 0.1 are pulled to 0, those above it to 1.
   assert float(prior) == pytest.approx((0.0 + 0.05 + 0.1 + 0.7 + 0.1 + 0.0) / 6)
 
@@ -405,8 +415,9 @@ def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
 @pytest.mark.usefixtures("eager")
 def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
   # A new net's masks are rarely inverted, so a step from init may not show the prior;
-  # its place in the objective is read off `_mask_priors`, on a batch of two 32x32 masks:
-  # one turned over (object logits -16, background 0), one in the net's polarity.
+  # its place in the objective is read off `background_prior.mask_priors`, on a batch of
+  # two 32x32 masks: one turned over (object logits -16, background 0), one in the net's
+  # polarity.
   step = TrainStep(tiny())  # the default weight, 0.1
   inside = np.zeros([1, 32, 32, 1], bool)
   inside[:, 12:20, 12:20] = True
@@ -416,12 +427,13 @@ def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
   out = {"mask": tf.sigmoid(logits), "back_mask": tf.sigmoid(logits),
          "likeness": lambda: likeness, "raw_logits": lambda: logits,
          "raw_mask": lambda: tf.sigmoid(logits), "vote": tf.constant(-0.5)}
-  priors = {name: (weight, value) for name, weight, value in step._mask_priors(out)}
+  priors = {name: (weight, value)
+            for name, weight, value in background_prior.mask_priors(step.cfg.loss, out)}
   weight, value = priors["mask_margin"]
   assert weight == 0.1 and float(value) == pytest.approx((16.0 + 0.0) / 2, rel=1e-5)
   # Off (as in the paper and demo presets): no such term.
-  off = TrainStep(tiny(lambda_mask_margin=0.0))
-  assert "mask_margin" not in {name for name, _, _ in off._mask_priors(out)}
+  off = tiny(lambda_mask_margin=0.0).loss
+  assert "mask_margin" not in {name for name, _, _ in background_prior.mask_priors(off, out)}
 
 
 def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
@@ -446,19 +458,21 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   # A mask on the left half of each image, above disc_show_mask_above=0.5 there.
   left = np.zeros(a.shape[:3] + (1,), np.float32)
   left[:, :, : a.shape[2] // 2] = 0.6
-  np.testing.assert_allclose(step.shown(of_a, left, stage1).numpy(), shown, atol=1e-6)
+  shown_by = lambda cfg, plan: background_prior.shown(cfg.loss, of_a, left,
+                                                      plan.masked == "hard")
+  np.testing.assert_allclose(shown_by(cfg, stage1).numpy(), shown, atol=1e-6)
   # Stage 2 (masks frozen) also shows every pixel its own mask puts above 0.5, hidden
   # background colours or not; here some are.
   assert (shown[:, :, : a.shape[2] // 2] < 0.5).any()
-  np.testing.assert_allclose(step.shown(of_a, left, stage2).numpy(),
-                             np.maximum(shown, left > 0.5), atol=1e-6)
+  np.testing.assert_allclose(shown_by(cfg, stage2).numpy(), np.maximum(shown, left > 0.5),
+                             atol=1e-6)
   # A config.json from before the ramp (no disc_hide_start / _end) hides 1 - b as it did,
   # and one from before disc_show_mask_above hides by colour alone in stage 2 too.
-  legacy = TrainStep(tiny(disc_hide_background=True, **{
+  legacy = tiny(disc_hide_background=True, **{
       k: config.LEGACY_VALUES[k]
-      for k in ("disc_hide_start", "disc_hide_end", "disc_show_mask_above")}))
+      for k in ("disc_hide_start", "disc_hide_end", "disc_show_mask_above")})
   for plan in (stage1, stage2):
-    np.testing.assert_allclose(legacy.shown(of_a, left, plan).numpy(), 1.0 - likeness, atol=1e-6)
+    np.testing.assert_allclose(shown_by(legacy, plan).numpy(), 1.0 - likeness, atol=1e-6)
   for plan in (stage1, stage2):
     out = step.direction(a, DIRECTIONS["a2b"], plan)
     # The fake D judges (and the pool keeps) is s' times 1 - b of its *source*: painting
@@ -475,7 +489,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   assert np.abs(step.direction(flat, DIRECTIONS["a2b"], stage1)["judged"].numpy()).max() < 1e-3
   # The plain CycleGAN sees whole images whatever the flag says.
   plain = TrainStep(tiny(attention=False, disc_hide_background=True))
-  assert plain.shown(of_a, left, stage2) == 1.0
+  assert plain.direction(a, DIRECTIONS["a2b"], plain.plan(Stage.MASKED))["shown"] == 1.0
 
 
 @pytest.mark.usefixtures("eager")

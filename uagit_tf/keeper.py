@@ -2,7 +2,7 @@
 
     keeper = AttentionKeeper(nets.att, tolerance=0.15)  # under the strategy's scope
     keeper.update(nets.att, {"a": health_a, "b": health_b})  # each stage-1 step (replica context)
-    for message in keeper.finish(nets.att): ...    # once, before the first stage-2 step
+    for d, message in keeper.finish(nets.att).items(): ...  # once, before stage 2
 
 Stage 2 freezes the attention nets as stage 1 leaves them. A net can fade in stage 1's
 last steps, its masks sinking from the objects towards 0 (docs/experiments.md, fifteenth
@@ -76,21 +76,22 @@ class AttentionKeeper(tf.Module):
         copy.assign(tf.where(better, tf.convert_to_tensor(weight), copy))
     return means
 
-  def finish(self, nets: dict) -> list[str]:
+  def finish(self, nets: dict) -> dict[str, str]:
     """Once (later calls do nothing): each net whose health ended more than `tolerance`
     of its best below it (a best above 0: a net that never found its objects has nothing
-    to go back to) returns to its best weights. Returns what it did, a line per net
-    restored."""
+    to go back to) returns to its best weights. Returns what it did: domain -> a line,
+    for each net restored (whose `levels` the caller then measures again:
+    `AttentionNet.calibrate`)."""
     if bool(self.decided.numpy()) or not float(self.steps.numpy()):
       nets = {}  # Decided before, or no stage-1 step seen: nothing to restore.
-    messages = []
+    messages = {}
     for d, net in nets.items():
       best, now = float(self.best[d].numpy()), float(self.health_now(d).numpy())
       if best > 0 and best - now > self.tolerance * best:
         for copy, weight in zip(self.copies[d], net.weights):
           weight.assign(copy)
         back = int(self.steps.numpy() - self.best_at[d].numpy())
-        messages.append(
+        messages[d] = (
             f"the {d.upper()} attention net's mask health fell from {best:.2f} to {now:.2f} "
             f"in stage 1 (by more than --attention_keep_best={self.tolerance:g} of its best); "
             f"stage 2 uses its weights of {back} steps before stage 1's end, at that best")

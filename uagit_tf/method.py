@@ -20,40 +20,51 @@ def hard_mask(mask: tf.Tensor, threshold: float) -> tf.Tensor:
   return tf.cast(mask > threshold, mask.dtype)
 
 
+def mask_statistics(mask: tf.Tensor, threshold: float) -> dict[str, tf.Tensor]:
+  """What the logs show of masks [B, H, W, 1]: their mean, and the shares above the
+  threshold tau and above 0.5."""
+  return {"mask_mean": tf.reduce_mean(mask),
+          "mask_above_tau": tf.reduce_mean(hard_mask(mask, threshold)),
+          "mask_above_half": tf.reduce_mean(hard_mask(mask, 0.5))}
+
+
 def full_mask(images: tf.Tensor) -> tf.Tensor:
   """An all-ones mask: the plain CycleGAN baseline, and threshold 0 in stage 1."""
   return tf.ones_like(images[..., :1])
 
 
-def translate(images: tf.Tensor, gen, att) -> dict[str, tf.Tensor]:
+def translate(images: tf.Tensor, gen, att, training: bool = False) -> dict[str, tf.Tensor]:
   """One direction at inference or in training: mask, raw generator output, composite.
 
   Args:
     images: [B, H, W, 3] in [-1, 1], H and W multiples of 4.
     gen: the generator of this direction.
     att: the attention net of the source domain, or None (plain CycleGAN).
+    training: the attention net's masks as stage 1 trains them (`AttentionNet.call`).
   Returns:
     mask [B, H, W, 1] in [0, 1], generated and translated [B, H, W, 3] in [-1, 1].
   """
   generated = gen(images)
-  mask = att(images) if att is not None else full_mask(images)
+  mask = att(images, training=training) if att is not None else full_mask(images)
   return {"mask": mask, "generated": generated,
           "translated": composite(mask, generated, images)}
 
 
-def cycle(images: tf.Tensor, nets, direction: Direction) -> tuple[dict, dict]:
+def cycle(images: tf.Tensor, nets, direction: Direction,
+          training: bool = False) -> tuple[dict, dict]:
   """s -> s' -> s'' (Eq. 1-2): `translate` forward, then back with the other direction's
   generator and the target domain's attention net, composited over s'.
 
   Args:
     images: [B, H, W, 3] in [-1, 1] of direction.source.
     nets: a `models.Networks`.
+    training: as `translate`'s.
   Returns:
     (forward, backward): `translate`'s dicts; backward["translated"] is s''.
   """
   source, target = direction
-  forward = translate(images, nets.gen[source], nets.att.get(source))
-  backward = translate(forward["translated"], nets.gen[target], nets.att.get(target))
+  forward = translate(images, nets.gen[source], nets.att.get(source), training)
+  backward = translate(forward["translated"], nets.gen[target], nets.att.get(target), training)
   return forward, backward
 
 

@@ -9,6 +9,7 @@ Weights are float32 in every policy, so checkpoints and exports do not depend on
 """
 
 import contextlib
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -68,3 +69,32 @@ def all_finite(grads: list) -> tf.Tensor:
   if ctx is not None and ctx.num_replicas_in_sync > 1:
     bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
   return tf.equal(bad, 0.0)
+
+
+def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
+                    update: Callable[[list], None], scale: "LossScale | None" = None) -> None:
+  """update(d(loss)/d(variables)) for one replica's `loss`, a mean over its share of the
+  global batch: the optimizers sum the replicas' gradients, so the loss counts 1/replicas.
+
+  With a float16 `scale` the loss is scaled by it, the gradients unscaled, and a step whose
+  gradients overflow is skipped on every replica (the scale then halves).
+  """
+  # d(weight * loss) without recording the product on the (closed) tape.
+  weight = 1.0 / tf.distribute.get_replica_context().num_replicas_in_sync
+  if scale is None:
+    update(tape.gradient(loss, variables, output_gradients=weight))
+    return
+  grads = tape.gradient(loss, variables, output_gradients=weight * scale.scale)
+  grads = [[None if g is None else g / scale.scale for g in gs] for gs in grads]
+  finite = all_finite(grads)
+  if not tf.distribute.has_strategy():
+    tf.cond(finite, lambda: update(grads), lambda: None)
+  else:
+    # A cond whose branch calls merge_call (the optimizers do) must run in the
+    # cross-replica context (as Keras' LossScaleOptimizer does).
+    def cross_replica(strategy, finite, grads):
+      first = strategy.experimental_local_results(finite)[0]
+      tf.cond(first, lambda: strategy.extended.call_for_each_replica(update, args=(grads,)),
+              lambda: None)
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, grads))
+  scale.update(finite)

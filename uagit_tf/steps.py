@@ -22,13 +22,13 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from uagit_tf import background_prior
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
 from uagit_tf import keeper as keeper_lib
 from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
-from uagit_tf.models import attention
 from uagit_tf.models import build_networks
 from uagit_tf.pool import ImagePool
 
@@ -49,10 +49,47 @@ class StagePlan:
                       # mask as the attention net learns it ("learned"), or that and whole
                       # in one batch ("learned_and_whole").
   disc_norm: bool     # D applies its instance norm.
+  own_levels: bool    # Masks by each image's own `orient` statistics (stage 1), else by
+                      # the attention nets' constants, as at inference.
 
   @property
   def trains_attention(self) -> bool:
     return any(name.startswith("att_") for name in self.trained)
+
+  @classmethod
+  def of(cls, cfg: config_lib.Config, stage: Stage, attention_domains: list[str]) -> "StagePlan":
+    """Everything that differs between the stages, decided here and nowhere else."""
+    generators = [f"gen_{d}" for d in DIRECTIONS]
+    if stage is Stage.MASKED:
+      # Stage 2 (Eq. 6): the attention nets are frozen, so their masks act as constants.
+      # The discriminators see only what the hard masks (> tau) select: reals by their own
+      # domain's mask, fakes by their source's. A fake is the composite s' (authors' code)
+      # or the raw F(s) (the paper's equation); the authors' code also drops the
+      # discriminators' instance norm there.
+      fake = "translated" if cfg.loss.stage2_fake == "composite" else "generated"
+      return cls(trained=generators, fake=fake, masked="hard",
+                 disc_norm=cfg.model.disc_norm_stage2, own_levels=False)
+    # Stage 1: by default D judges two views of each image: times its mask, the attention
+    # nets learning what D sees of their fakes (the background, which may tell the domains
+    # apart, earns nothing there), and whole (an object part left outside the mask is
+    # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
+    # and the plain CycleGAN show whole images. The attention nets train in stage 1.
+    attention_nets = [f"att_{d}" for d in attention_domains] if stage is Stage.ATTENTION else []
+    masked = {"whole": "no", "masked_learned": "learned", "masked_and_whole": "learned_and_whole"}[
+        cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
+    return cls(trained=generators + attention_nets, fake="translated", masked=masked,
+               disc_norm=True, own_levels=True)
+
+  def judge(self, images: tf.Tensor, masks: tf.Tensor, threshold: float) -> tf.Tensor:
+    """What a discriminator sees of images: all of them, times their mask, or where the
+    mask exceeds tau."""
+    if self.masked == "hard":
+      return images * method.hard_mask(masks, threshold)
+    if self.masked == "learned":  # The attention net learns what D may see of its fakes.
+      return images * masks
+    if self.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
+      return tf.concat([images * masks, images], axis=0)
+    return images
 
 
 class TrainStep:
@@ -130,61 +167,10 @@ class TrainStep:
   # The method.
 
   def plan(self, stage: Stage) -> StagePlan:
-    """Everything that differs between the stages, decided here and nowhere else."""
-    generators = [f"gen_{d}" for d in DIRECTIONS]
-    if stage is Stage.MASKED:
-      # Stage 2 (Eq. 6): the attention nets are frozen, so their masks act as constants.
-      # The discriminators see only what the hard masks (> tau) select: reals by their own
-      # domain's mask, fakes by their source's. A fake is the composite s' (authors' code)
-      # or the raw F(s) (the paper's equation); the authors' code also drops the
-      # discriminators' instance norm there.
-      fake = "translated" if self.cfg.loss.stage2_fake == "composite" else "generated"
-      return StagePlan(trained=generators, fake=fake, masked="hard",
-                       disc_norm=self.cfg.model.disc_norm_stage2)
-    # Stage 1: by default D judges two views of each image: times its mask, the attention
-    # nets learning what D sees of their fakes (the background, which may tell the domains
-    # apart, earns nothing there), and whole (an object part left outside the mask is
-    # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
-    # and the plain CycleGAN show whole images. The attention nets train in stage 1.
-    attention_nets = [f"att_{d}" for d in self.nets.att] if stage is Stage.ATTENTION else []
-    masked = {"whole": "no", "masked_learned": "learned", "masked_and_whole": "learned_and_whole"}[
-        self.cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
-    return StagePlan(trained=generators + attention_nets, fake="translated", masked=masked,
-                     disc_norm=True)
+    return StagePlan.of(self.cfg, Stage(stage), list(self.nets.att))
 
   def judge_input(self, images: tf.Tensor, masks: tf.Tensor, plan: StagePlan) -> tf.Tensor:
-    """What a discriminator sees of images: all of them, times their mask, or where the
-    mask exceeds tau."""
-    if plan.masked == "hard":
-      return images * method.hard_mask(masks, self.cfg.loss.mask_threshold)
-    if plan.masked == "learned":  # The attention net learns what D may see of its fakes.
-      return images * masks
-    if plan.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
-      return tf.concat([images * masks, images], axis=0)
-    return images
-
-  def shown(self, likeness: Callable[[], tf.Tensor], masks: tf.Tensor,
-            plan: StagePlan) -> tf.Tensor | float:
-    """How much of each pixel a discriminator sees, [B, H, W, 1] or 1: with
-    --disc_hide_background, 1 where the background likeness b (`likeness()`, of the reals,
-    or of the fakes' sources) is at most disc_hide_start, 0 where it reaches disc_hide_end,
-    linear between. A fake is shown where its source was not border-coloured, so a
-    repainted background earns nothing (nor does covering it), and an object painted in
-    the background's colours is still seen. The ramp leaves an object's pixels that merely
-    resemble the border (a zebra's whites on pale sand: b about 0.5) in view. In stage 2,
-    where the attention nets are frozen, the pixels whose own mask (`masks`, of `images`)
-    exceeds disc_show_mask_above are shown whatever their colour: the object's pale parts
-    too, which D would otherwise learn to expect hidden. The plain CycleGAN sees whole
-    images."""
-    cfg = self.cfg.loss
-    if not (cfg.disc_hide_background and self.nets.att):
-      return 1.0
-    shown = 1.0 - tf.clip_by_value((likeness() - cfg.disc_hide_start)
-                                   / (cfg.disc_hide_end - cfg.disc_hide_start), 0.0, 1.0)
-    if plan.masked == "hard":
-      shown = tf.maximum(shown, method.hard_mask(tf.cast(masks, shown.dtype),
-                                                 cfg.disc_show_mask_above))
-    return shown
+    return plan.judge(images, masks, self.cfg.loss.mask_threshold)
 
   def direction(self, real: tf.Tensor, direction: Direction, plan: StagePlan,
                 likeness: Callable[[], tf.Tensor] | None = None) -> dict:
@@ -193,13 +179,14 @@ class TrainStep:
     `likeness`: a callable giving `method.background_likeness(real)`, computed once
     where several parts of the step use it (default: computed here when needed)."""
     likeness = likeness or functools.cache(functools.partial(method.background_likeness, real))
-    forward, backward = method.cycle(real, self.nets, direction)
+    forward, backward = method.cycle(real, self.nets, direction, plan.own_levels)
     att = self.nets.att.get(direction.source)
     mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
-    shown = self.shown(likeness, forward["mask"], plan)
+    shown = (background_prior.shown(self.cfg.loss, likeness, forward["mask"],
+                                    plan.masked == "hard") if self.nets.att else 1.0)
     raw_logits = functools.cache(lambda: att.raw_logits(real)) if att else None
     fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
@@ -220,7 +207,7 @@ class TrainStep:
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
     """One step of `stage` on this replica's share of the global batch.
 
-    0. Stage 1: each attention net's polarity vote takes in its domain's batch.
+    0. Stage 1: each attention net's polarity vote and levels take in its domain's batch.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
     3. Stage 1: the keeper takes in each net's mask health (--attention_keep_best).
@@ -235,12 +222,8 @@ class TrainStep:
     likeness = {d: functools.cache(functools.partial(method.background_likeness, real[d]))
                 for d in DOMAINS}
     losses = {}
-    if plan.trains_attention:  # Each net's polarity, voted by its domain's images.
-      for d, net in self.nets.att.items():
-        if net.vote is not None:
-          net.update_vote(real[d], likeness[d]())
-        if net.vote is not None:
-          losses[f"mask_vote_{d}"] = tf.identity(net.vote)  # > 0: masks inverted.
+    if plan.trains_attention:  # Each net's polarity and levels, from its domain's images.
+      losses.update(background_prior.update_statistics(self.nets.att, real, likeness))
 
     with tf.GradientTape() as tape:
       outs = {d: self.direction(real[d.source], d, plan, likeness[d.source])
@@ -251,7 +234,7 @@ class TrainStep:
         losses[f"adv_{d.name}"] = out["adv"]
         losses[f"cyc_{d.source}"] = out["cyc"]
         if plan.trains_attention:
-          for name, weight, prior in self._mask_priors(out):
+          for name, weight, prior in background_prior.mask_priors(self.cfg.loss, out):
             losses[f"{name}_{d.source}"] = prior
             gen_loss += weight * prior
         if loss_cfg.lambda_id > 0:  # Optional identity term (not in the paper).
@@ -260,9 +243,7 @@ class TrainStep:
           gen_loss += loss_cfg.lambda_id * identity
       losses["gen_total"] = gen_loss
     if plan.trains_attention and self.keeper:  # Before the update: the masks' weights.
-      healths = self.keeper.update(self.nets.att, {
-          d.source: keeper_lib.health(out["mask"], out["likeness"]()) for d, out in outs.items()})
-      losses.update({f"mask_health_{d}": h for d, h in healths.items()})
+      losses.update(background_prior.keep(self.keeper, self.nets.att, outs))
     self._apply(tape, gen_loss, plan.trained, "gen")
 
     with tf.GradientTape() as tape:
@@ -271,7 +252,8 @@ class TrainStep:
         tgt = d.target
         fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        real_mask = (self.nets.att[tgt](real[tgt]) if plan.masked != "no" and tgt in self.nets.att
+        real_mask = (self.nets.att[tgt](real[tgt], training=plan.own_levels)
+                     if plan.masked != "no" and tgt in self.nets.att
                      else method.full_mask(real[tgt]))
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
         # The target's reals are the other direction's sources: their `shown` is at hand.
@@ -284,39 +266,9 @@ class TrainStep:
     self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
 
     for d, out in outs.items():
-      losses[f"mask_mean_{d.source}"] = tf.reduce_mean(out["mask"])
-      losses[f"mask_above_tau_{d.source}"] = tf.reduce_mean(
-          method.hard_mask(out["mask"], loss_cfg.mask_threshold))
-      losses[f"mask_above_half_{d.source}"] = tf.reduce_mean(method.hard_mask(out["mask"], 0.5))
+      losses.update({f"{name}_{d.source}": value for name, value in
+                     method.mask_statistics(out["mask"], loss_cfg.mask_threshold).items()})
     return losses
-
-  def _mask_priors(self, out: dict) -> list[tuple[str, float, tf.Tensor]]:
-    """(name, weight, value) of each mask prior with a weight > 0 (none is in the paper)."""
-    mask, cfg, likeness = out["mask"], self.cfg.loss, out["likeness"]
-    priors = [
-        # Cover no more than needed.
-        ("mask_l1", cfg.lambda_mask, lambda: tf.reduce_mean(mask)),
-        # Masks as stage 2 will see them: each pixel pulled to its side of tau (to 1 above
-        # it, 0 below), so what the composite translates is what the hard mask shows D.
-        ("mask_hard", cfg.lambda_mask_hard, lambda: method.l1(
-            mask, tf.stop_gradient(method.hard_mask(mask, cfg.mask_threshold)))),
-        # Leave out what looks like the image's border: the share of the border-coloured
-        # pixels the mask covers.
-        ("mask_background", cfg.lambda_mask_background,
-         lambda: method.covered_share(mask, likeness())),
-        # Take in what does not: the share of the other pixels the mask leaves out (an
-        # image without them, at least 1% of its pixels, is barely pulled).
-        ("mask_object", cfg.lambda_mask_object,
-         lambda: method.covered_share(1.0 - mask, 1.0 - likeness(), min_weight=0.01)),
-        # The net's raw mask, in logits and its polarity, ranking the pixels unlike the
-        # border at least attention.LOGIT_MARGIN above those like it.
-        ("mask_margin", cfg.lambda_mask_margin, lambda: tf.reduce_mean(
-            attention.margin_shortfall(out["raw_logits"](), likeness(), out["vote"]))),
-        # The net's border ring at its background's level, where `orient` reads it.
-        ("mask_ring", cfg.lambda_mask_ring,
-         lambda: tf.reduce_mean(attention.ring_gap(out["raw_mask"](), likeness()))),
-    ]
-    return [(name, weight, value()) for name, weight, value in priors if weight > 0]
 
   # ----------------------------------------------------------------------------------
   # Pools and gradients under a strategy.
@@ -328,37 +280,16 @@ class TrainStep:
 
   def _apply(self, tape: tf.GradientTape, loss: tf.Tensor, names: list[str],
              group: str) -> None:
-    """Applies d(loss)/d(vars) of each named network with that network's optimizer.
-
-    The optimizers sum the replicas' gradients, so each replica's loss (a mean over its
-    share) is divided by the replica count. With float16 the loss is scaled by the group's
-    dynamic loss scale, and a step whose gradients overflow is skipped on every replica.
-    """
+    """Applies d(loss)/d(vars) of each named network with that network's optimizer
+    (`precision.apply_gradients`: replicas and float16 loss scaling)."""
     nets = self.nets.by_name()
-    variables = [nets[n].trainable_variables for n in names]
-    # d(weight * loss) without recording the product on the (closed) tape.
-    weight = 1.0 / tf.distribute.get_replica_context().num_replicas_in_sync
-    if self.cfg.run.mixed_precision != "float16":
-      self._update(names, variables, tape.gradient(loss, variables, output_gradients=weight))
-      return
-    scale = self.loss_scales[group]
-    grads = tape.gradient(loss, variables, output_gradients=weight * scale.scale)
-    grads = [[None if g is None else g / scale.scale for g in gs] for gs in grads]
-    finite = precision.all_finite(grads)
-    update = lambda grads: self._update(names, variables, grads)
-    if not tf.distribute.has_strategy():
-      tf.cond(finite, lambda: update(grads), lambda: None)
-    else:
-      # A cond whose branch calls merge_call (the optimizers do) must run in the
-      # cross-replica context (as Keras' LossScaleOptimizer does).
-      def cross_replica(strategy, finite, grads):
-        first = strategy.experimental_local_results(finite)[0]
-        tf.cond(first, lambda: strategy.extended.call_for_each_replica(update, args=(grads,)),
-                lambda: None)
-      tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, grads))
-    scale.update(finite)
+    scale = self.loss_scales[group] if self.cfg.run.mixed_precision == "float16" else None
+    precision.apply_gradients(tape, loss, [nets[n].trainable_variables for n in names],
+                              functools.partial(self._update, names), scale)
 
-  def _update(self, names: list[str], variables: list, grads: list) -> None:
-    for name, vs, gs in zip(names, variables, grads):
+  def _update(self, names: list[str], grads: list) -> None:
+    nets = self.nets.by_name()
+    for name, gs in zip(names, grads):
+      vs = nets[name].trainable_variables
       pairs = [(g, v) for g, v in zip(gs, vs) if g is not None]  # Unused norms in stage 2.
       self.optimizers[name].apply_gradients(pairs)

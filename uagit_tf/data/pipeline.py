@@ -64,6 +64,13 @@ def sources(cfg: config_lib.DataConfig, split: str, seed: int) -> dict:
                    "cycle_gan/horse2zebra.")
 
 
+def first_images(source, count: int, size: int) -> tf.Tensor:
+  """[n, size, size, 3] float32 in [-1, 1]: the first n = min(count, source.size) images of
+  a source, as loaded (no crop, no flip)."""
+  return tf.stack([tf.cast(source.load(tf.constant(i, tf.int64), size), tf.float32)
+                   for i in range(min(count, source.size))])
+
+
 def sanity_warnings(train_sources: dict, cfg: config_lib.DataConfig) -> list[str]:
   """Warnings about data that trains badly: the same files in A and B, a batch larger than
   a domain, images far smaller than the training size."""

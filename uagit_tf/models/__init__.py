@@ -29,9 +29,12 @@ class Networks:
     out.update({f"disc_{d}": self.disc[d] for d in self.disc})
     return out
 
-  def checkpointables(self) -> dict[str, tf.Module]:
-    """Name -> the network's weights, explicitly tracked: the layout of checkpoints."""
-    return {name: WeightsOf(net) for name, net in self.by_name().items()}
+  def checkpointables(self) -> dict[str, tf.Module | tf.Variable]:
+    """Name -> the network's weights, explicitly tracked: the layout of checkpoints; and
+    each attention net's `levels` (polarity "border"), under levels_<domain>."""
+    return {**{name: WeightsOf(net) for name, net in self.by_name().items()},
+            **{f"levels_{d}": net.levels for d, net in self.att.items()
+               if net.levels is not None}}
 
 
 class WeightsOf(tf.Module):

@@ -3,12 +3,17 @@
 import keras
 import tensorflow as tf
 
+from uagit_tf import distribute
 from uagit_tf import method
 from uagit_tf.config import ATTENTION_POLARITIES
 from uagit_tf.models import layers
 
 MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
-VOTE_MOMENTUM = 0.99  # Stage 1's polarity vote: a moving mean over about 100 steps.
+# Stage 1's polarity vote and `orient`'s statistics at inference: moving means over about
+# 100 steps.
+MOMENTUM = 0.99
+# Training images `AttentionNet.calibrate` measures where the moving means do not serve.
+CALIBRATION_IMAGES = 32
 # In the colour ballot, an image with less than this share of pixels unlike its border
 # (no object) abstains.
 MIN_OBJECT_SHARE = 0.01
@@ -43,9 +48,15 @@ class AttentionNet(keras.Model):
 
   With `polarity="border"` and `polarity_vote`, whether the net selects the object or the
   background is the net's, not each image's: a weight `vote` in [-1, 1], the moving mean
-  of its training images' polarity signs (`update_vote`), decides for every image once it
-  is not 0. Per image, a small object on a background the net leaves at a mid level can
-  tip the sign the wrong way, and its mask comes out empty.
+  of its training images' polarity signs (`update_statistics`), decides for every image
+  once it is not 0. Per image, a small object on a background the net leaves at a mid
+  level can tip the sign the wrong way, and its mask comes out empty.
+
+  With `polarity="border"`, `orient` maps the raw masks in training by each image's own
+  border level and contrast (`call(images, training=True)`: stage 1), and at inference
+  (and in stage 2) by constants of the weights, `levels`: the moving means of those
+  statistics over stage 1's batches. No mask at inference depends on its image's border,
+  so an object that fills the frame keeps its mask, and tiles agree.
   """
 
   def __init__(self, width: int = 32, decoder_kernel: int = 3, residual_relu: bool = True,
@@ -63,6 +74,12 @@ class AttentionNet(keras.Model):
                                  autocast=False, aggregation="only_first_replica",
                                  name="vote", dtype="float32")
                  if polarity == "border" and polarity_vote else None)
+    # (w, w level, w contrast): moving means of each stage-1 batch's mean `orient` level
+    # and contrast, w the moving mean of 1 that corrects their start at 0 (as Adam's). A
+    # plain tf.Variable, not a Keras weight: checkpoints from before it keep their layout
+    # (WeightsOf), and it is restored where a checkpoint has it (workdir.ADDED_STATE).
+    self.levels = (distribute.replicated_state(tf.zeros([3]), tf.float32, name="mask_levels")
+                   if polarity == "border" else None)
     self.refine_radius = refine_radius
     self.refine_eps = refine_eps
     self.width = width
@@ -82,13 +99,16 @@ class AttentionNet(keras.Model):
           [layers.ReflectionPad2D(3), layers.conv(1, 7, dtype=layers.OUTPUT_DTYPE)]),
     ]
 
-  def call(self, images):
+  def call(self, images, training=False):
+    """Masks [B, H, W, 1] of images [B, H, W, 3]; `training`: `orient` by each image's
+    statistics (stage 1), else by the weights' `levels` (stage 2 and inference)."""
     mask = self.raw_mask(images)
-    # A few ops on one channel whose statistics and 3x3 solves int8 cannot hold: an int8
-    # export keeps what this scope names in float (exporting.py).
+    # A few ops on one channel whose 3x3 solves int8 cannot hold: an int8 export keeps
+    # what this scope names in float (exporting.py).
     with tf.name_scope(FLOAT_SCOPE):
       if self.polarity == "border":
-        mask = orient(mask, self.vote)
+        mask = (orient(mask, self.vote) if training
+                else orient_fixed(mask, self.vote, self.levels))
       if self.refine_radius:
         mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
     return mask
@@ -104,10 +124,10 @@ class AttentionNet(keras.Model):
       x = layer(x)
     return x
 
-  def update_vote(self, images, likeness) -> None:
-    """Moves `vote` toward the mean polarity sign of `images` (a replica's share of a
-    training batch; the ballots of every replica count alike). Stage 1 calls it before
-    each step.
+  def update_statistics(self, images, likeness) -> None:
+    """Stage 1, before each step, on `images` (a replica's share of a training batch; the
+    replicas count alike): moves `vote` toward their mean polarity sign, then `levels`
+    toward the mean `orient` level and contrast of their masks in that polarity.
 
     Each image's ballot is the sign of its `colour_margin` by `likeness` ([B, H, W, 1],
     `method.background_likeness` of `images`); an image with under MIN_OBJECT_SHARE of
@@ -116,19 +136,32 @@ class AttentionNet(keras.Model):
     ring, which the net's padding shapes, against a mean that a large mid-level background
     dominates: nets brighter on their objects lost it and had their masks inverted.)
     """
-    if self.vote is None:
+    if self.levels is None:
       return
     mask = self.raw_mask(images)
-    likeness = tf.cast(likeness, tf.float32)
-    margin = colour_margin(mask, likeness)
-    voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
-                     tf.float32)
-    yes, count = tf.unstack(tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM,
-        tf.stack([tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
-                  tf.reduce_sum(voters)])))
-    moved = VOTE_MOMENTUM * self.vote + (1.0 - VOTE_MOMENTUM) * yes / tf.maximum(count, 1.0)
-    self.vote.assign(tf.where(count > 0, moved, self.vote))
+    replicas = tf.distribute.get_replica_context()
+    if self.vote is not None:
+      likeness = tf.cast(likeness, tf.float32)
+      margin = colour_margin(mask, likeness)
+      voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+                       tf.float32)
+      yes, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
+          [tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
+           tf.reduce_sum(voters)])))
+      moved = MOMENTUM * self.vote + (1.0 - MOMENTUM) * yes / tf.maximum(count, 1.0)
+      self.vote.assign(tf.where(count > 0, moved, self.vote))
+    _, level, contrast = statistics(mask, self.vote)
+    level, contrast, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
+        [tf.reduce_sum(level), tf.reduce_sum(contrast), tf.cast(tf.shape(mask)[0], tf.float32)])))
+    self.levels.assign(MOMENTUM * self.levels
+                       + (1.0 - MOMENTUM) * tf.stack([1.0, level / count, contrast / count]))
+
+  def calibrate(self, images) -> None:
+    """Sets `levels` to the mean `orient` statistics of `images` (eager; e.g. a net the
+    keeper restored at stage 1's end, whose moving means were another state's)."""
+    if self.levels is not None:
+      _, level, contrast = statistics(self.raw_mask(images), self.vote)
+      self.levels.assign(tf.stack([1.0, tf.reduce_mean(level), tf.reduce_mean(contrast)]))
 
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
@@ -137,30 +170,45 @@ class AttentionNet(keras.Model):
             "polarity_vote": self.polarity_vote}
 
 
+def statistics(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tuple:
+  """`orient`'s statistics of raw masks [B, H, W, 1], each [B]: whether it flips a mask,
+  the border's level and the contrast (peak less level, at least MIN_CONTRAST) after it."""
+  border = border_mean(mask)
+  flip = flips(mask, vote)
+  level = tf.where(flip, 1.0 - border, border)
+  peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
+                  tf.reduce_max(mask, axis=[1, 2, 3]))
+  return flip, level, tf.maximum(peak - level, MIN_CONTRAST)
+
+
 def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
-  """The background prior of saliency detection on masks [B, H, W, 1]: the image border is
-  background. Each mask keeps the net's partition of its image, with three changes:
-  its polarity flips where the net selected the background (`vote` > 0, the net's polarity;
-  without it, or while it is 0, where the mask's border is brighter than its mean); the
-  border's level maps to 0; and its peak maps to 1, stretched by at most 1 / MIN_CONTRAST
-  (a faint partition is noise, not an object). The pixels below the border's level come
-  out 0, as a ReLU's, but pass BELOW_LEVEL_GRADIENT of their gradient (in training, a
-  prior or D may raise them again).
-
-  Inside `layers.shared_norm_statistics` (tiled inference) these come from the whole image.
+  """The background prior of saliency detection on masks [B, H, W, 1], in training: the
+  image border is background. Each mask keeps the net's partition of its image, with
+  three changes: its polarity flips where the net selected the background (`vote` > 0,
+  the net's polarity; without it, or while it is 0, where the mask's border is brighter
+  than its mean); the border's level maps to 0; and its peak maps to 1, stretched by at
+  most 1 / MIN_CONTRAST (a faint partition is noise, not an object). The pixels below the
+  border's level come out 0, as a ReLU's, but pass BELOW_LEVEL_GRADIENT of their gradient
+  (a prior or D may raise them again).
   """
-  def statistics():
-    border = border_mean(mask)
-    flip = flips(mask, vote)
-    level = tf.where(flip, 1.0 - border, border)
-    peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
-                    tf.reduce_max(mask, axis=[1, 2, 3]))
-    return flip, level, tf.maximum(peak - level, MIN_CONTRAST)
-
-  flip, level, contrast = layers.whole_image_statistics(statistics)
+  flip, level, contrast = statistics(mask, vote)
   mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
   rise = _relu_leaking_gradient(mask - level[:, None, None, None])
   return tf.minimum(rise / contrast[:, None, None, None], 1.0)
+
+
+def orient_fixed(mask: tf.Tensor, vote: tf.Tensor | None, levels: tf.Tensor) -> tf.Tensor:
+  """`orient` at inference: the net's polarity (`vote` > 0: flipped) and the moving means
+  of the level and contrast (`levels`, see `AttentionNet`), the same for every image:
+  an elementwise map of the raw mask, fixed by the weights. Before any stage-1 step
+  (w = 0) the level is 0 and the contrast 1. Without a vote (the non-default
+  --noattention_polarity_vote), each mask's polarity is its own, as in training."""
+  w, level, contrast = tf.unstack(tf.cast(levels, mask.dtype))
+  level = tf.math.divide_no_nan(level, w)
+  contrast = tf.where(w > 0, tf.math.divide_no_nan(contrast, w), 1.0)
+  flip = vote > 0 if vote is not None else flips(mask)[:, None, None, None]
+  mask = tf.where(flip, 1.0 - mask, mask)
+  return tf.minimum(tf.nn.relu(mask - level) / contrast, 1.0)
 
 
 @tf.custom_gradient
