@@ -25,8 +25,6 @@ def test_defaults_are_the_papers_settings():
   # Stage 1 pulls the masks onto their hard masks; stage 2 shows D what they hold.
   assert (cfg.loss.lambda_mask_hard, cfg.loss.disc_show_mask_above) == (0.3, 0.5)
   assert config.preset("demo").loss.lambda_mask_hard == 0.0
-  # One polarity per attention net, voted in stage 1 (a workdir from before: per image).
-  assert cfg.model.attention_polarity_vote and config.LEGACY_VALUES["attention_polarity_vote"] is False
   # The raw mask's border ring held at its background's level (before: not).
   assert cfg.loss.lambda_mask_ring == 1.0 and config.LEGACY_VALUES["lambda_mask_ring"] == 0
   assert config.preset("paper").loss.lambda_mask_ring == config.preset("demo").loss.lambda_mask_ring == 0
@@ -133,7 +131,7 @@ def test_a_config_naming_removed_options_loads_with_one_line(tmp_path, caplog):
   saved = cfg.to_dict()
   saved["loss"].update(lambda_mask_tv=0.5, lambda_mask_cycle=0.0, disc_background_swap=0.0,
                        stage1_disc_input="masked_and_salient")
-  saved["model"]["attention_polarity_ballot"] = "colour"
+  saved["model"].update(attention_polarity_ballot="colour", attention_polarity_vote=False)
   (tmp_path / "config.json").write_text(json.dumps(saved))
   with caplog.at_level("WARNING"):
     loaded = config.load(str(tmp_path))
@@ -143,9 +141,11 @@ def test_a_config_naming_removed_options_loads_with_one_line(tmp_path, caplog):
   # It names what was used (not the removed options left at "off"), and what it became.
   assert "lambda_mask_tv=0.5" in lines[0] and "stage1_disc_input='masked_and_salient'" in lines[0]
   assert "'masked_and_whole'" in lines[0] and "lambda_mask_cycle" not in lines[0]
+  assert "attention_polarity_vote=False" in lines[0]
   # A config whose removed options were all off loads silently.
   for k in ("lambda_mask_tv",):
     saved["loss"][k] = 0.0
+  saved["model"]["attention_polarity_vote"] = True
   saved["loss"]["stage1_disc_input"] = "whole"
   (tmp_path / "config.json").write_text(json.dumps(saved))
   caplog.clear()
@@ -155,3 +155,5 @@ def test_a_config_naming_removed_options_loads_with_one_line(tmp_path, caplog):
   # The flags are gone.
   with pytest.raises(ValueError, match="Unknown config fields"):
     config.preset("tiny", lambda_mask_tv=0.5)
+  with pytest.raises(ValueError, match="Unknown config fields"):
+    config.preset("tiny", attention_polarity_vote=False)

@@ -336,7 +336,7 @@ def test_orient_passes_a_share_of_the_gradient_below_the_border_level():
 
 def test_update_statistics_moves_the_nets_vote_toward_its_images_polarity():
   x = tf.random.stateless_uniform([3, 32, 32, 3], [3, 4], -1.0, 1.0)  # Odd: no tie.
-  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net = AttentionNet(width=8, polarity="border")
   net(x)
   assert float(net.vote) == 0.0 and net.vote in net.non_trainable_weights
   likeness = background_likeness(x)
@@ -354,11 +354,10 @@ def test_update_statistics_moves_the_nets_vote_toward_its_images_polarity():
   copy.set_weights(net.get_weights())
   assert float(copy.vote) == float(net.vote)
   # Without the vote (or with free polarity) there is no such weight to update.
-  for plain in (AttentionNet(width=8, polarity="border"),
-                AttentionNet(width=8, polarity="free", polarity_vote=True)):
-    plain(x)
-    plain.update_statistics(x, likeness)
-    assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
+  plain = AttentionNet(width=8, polarity="free")
+  plain(x)
+  plain.update_statistics(x, likeness)
+  assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
 
 
 def test_inference_maps_masks_by_the_weights_levels_not_by_each_images_border():
@@ -377,7 +376,7 @@ def test_inference_maps_masks_by_the_weights_levels_not_by_each_images_border():
   # A net's inference is that elementwise map of its raw masks, fixed by its weights; its
   # training masks are `orient`'s.
   x = tf.random.stateless_uniform([3, 32, 32, 3], [5, 6], -1.0, 1.0)
-  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net = AttentionNet(width=8, polarity="border")
   net(x)
   net.vote.assign(0.3)
   net.levels.assign([0.5, 0.2, 0.3])
@@ -407,7 +406,7 @@ def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
   ring_share = (32 * 32 - 28 * 28) / (32 * 32 - 64)
   expected = 0.5 + 0.15 * ring_share - 0.7
   np.testing.assert_allclose(colour_margin(mask, likeness).numpy(), [expected], rtol=1e-4)
-  net = AttentionNet(width=8, polarity="border", polarity_vote=True)
+  net = AttentionNet(width=8, polarity="border")
   net.raw_mask = lambda images: mask  # The ballot, on this mask.
   images = tf.zeros([1, 32, 32, 3])
   net.update_statistics(images, likeness)
@@ -503,13 +502,12 @@ def test_attention_polarity_border_orients_the_nets_mask():
   raw = free(x)
   oriented = AttentionNet.from_config({**free.get_config(), "polarity": "border"})
   oriented(x)
-  oriented.set_weights(free.get_weights())
+  oriented.set_weights([np.float32(0.0)] + free.get_weights())  # Its vote first, at 0.
+  # In training, with the vote at 0, each mask's own polarity.
   np.testing.assert_allclose(oriented(x, training=True).numpy(), orient(raw).numpy(), atol=1e-6)
   np.testing.assert_allclose(oriented.raw_mask(x).numpy(), raw.numpy(), atol=1e-6)
-  # At inference, before any stage-1 step measured its levels: level 0, contrast 1.
-  polarity = np.where(polarity_margin(raw).numpy() > 0, -1, 1)[:, None, None, None]
-  np.testing.assert_allclose(oriented(x).numpy(), np.where(polarity > 0, raw, 1 - raw),
-                             atol=1e-6)
+  # At inference, before any stage-1 step voted and measured: the raw mask as it is.
+  np.testing.assert_allclose(oriented(x).numpy(), raw.numpy(), atol=1e-6)
   with pytest.raises(ValueError, match="polarity"):
     AttentionNet(polarity="centre")
 

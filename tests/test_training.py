@@ -98,8 +98,10 @@ def test_stage_one_steps_vote_each_attention_nets_polarity():
     assert votes() == voted
     for d, net in step.nets.att.items():
       np.testing.assert_array_equal(net.levels.numpy(), kept[d])
-  # Off: per image, as before the vote existed; the nets hold no vote.
-  assert all(net.vote is None for net in TrainStep(tiny(attention_polarity_vote=False)).nets.att.values())
+  # Free polarity (the paper's): no vote, no levels, nothing to update.
+  free = TrainStep(tiny(attention_polarity="free"))
+  assert all(net.vote is None and net.levels is None for net in free.nets.att.values())
+  assert "mask_vote_a" not in free.run(a, b, Stage.ATTENTION)
 
 
 def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():

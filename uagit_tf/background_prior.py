@@ -103,9 +103,8 @@ def update_statistics(nets: dict, real: dict, likeness: dict) -> dict[str, tf.Te
   Returns the votes as losses to log (> 0: the net's raw masks are inverted)."""
   votes = {}
   for d, net in nets.items():
-    if net.levels is not None:
+    if net.vote is not None:  # Polarity "border".
       net.update_statistics(real[d], likeness[d]())
-    if net.vote is not None:
       votes[f"mask_vote_{d}"] = tf.identity(net.vote)
   return votes
 

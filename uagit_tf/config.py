@@ -57,7 +57,6 @@ class ModelConfig:
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
   attention_polarity: str = _f("border", "border: the mask's region holding the image border is background (not paper).", ATTENTION_POLARITIES)
-  attention_polarity_vote: bool = _f(True, "border: one polarity per net, voted by its images in stage 1.")
   attention_refine_radius: float = _f(0.125, "Guided filter of masks by image: radius, share of image_size; 0: off (paper).")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last; not the paper), or 1x1 (authors').")
@@ -208,7 +207,6 @@ FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
 LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
-                 "attention_polarity_vote": False,
                  "attention_refine_radius": 0.0,
                  "stage2_fake": "generated", "lambda_mask_hard": 0.0,
                  "lambda_mask_background": 0.0,
@@ -225,7 +223,8 @@ LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
 # docs/experiments.md), with the value that meant "off". A config.json that names them
 # loads without them, and says so in one line.
 REMOVED_FIELDS = {"lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0, "lambda_mask_cycle": 0.0,
-                  "disc_background_swap": 0.0, "attention_polarity_ballot": "colour"}
+                  "disc_background_swap": 0.0, "attention_polarity_ballot": "colour",
+                  "attention_polarity_vote": True}
 # Values removed from fields that remain: the value a config.json's old one now loads as.
 REMOVED_VALUES = {"stage1_disc_input": {"masked": "masked_learned",
                                         "masked_and_salient": "masked_and_whole"}}

@@ -65,7 +65,7 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
             if cfg.attention_refine_radius else 0)
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, cfg.residual_relu,
                           cfg.attention_polarity, refine, cfg.attention_refine_eps,
-                          cfg.attention_polarity_vote, name=f"att_{d}") for d in DOMAINS}
+                          name=f"att_{d}") for d in DOMAINS}
          if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, cfg.disc_norm_first,
                                  name=f"disc_{d}") for d in DOMAINS}

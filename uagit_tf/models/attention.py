@@ -46,8 +46,8 @@ class AttentionNet(keras.Model):
   `residual_relu` is False. Maps [B, H, W, 3] to [B, H, W, 1]; H and W must be multiples
   of 4.
 
-  With `polarity="border"` and `polarity_vote`, whether the net selects the object or the
-  background is the net's, not each image's: a weight `vote` in [-1, 1], the moving mean
+  With `polarity="border"`, whether the net selects the object or the background is the
+  net's, not each image's: a weight `vote` in [-1, 1], the moving mean
   of its training images' polarity signs (`update_statistics`), decides for every image
   once it is not 0. Per image, a small object on a background the net leaves at a mid
   level can tip the sign the wrong way, and its mask comes out empty.
@@ -61,7 +61,7 @@ class AttentionNet(keras.Model):
 
   def __init__(self, width: int = 32, decoder_kernel: int = 3, residual_relu: bool = True,
                polarity: str = "free", refine_radius: int = 0, refine_eps: float = 0.01,
-               polarity_vote: bool = False, **kwargs):
+               **kwargs):
     super().__init__(**kwargs)
     if polarity not in ATTENTION_POLARITIES:
       raise ValueError(f"polarity must be one of {ATTENTION_POLARITIES}, got {polarity!r}")
@@ -69,11 +69,10 @@ class AttentionNet(keras.Model):
       raise ValueError(f"refine_radius must be >= 0 and refine_eps > 0, got {refine_radius} "
                        f"and {refine_eps}")
     self.polarity = polarity
-    self.polarity_vote = polarity_vote
     self.vote = (self.add_weight(shape=(), initializer="zeros", trainable=False,
                                  autocast=False, aggregation="only_first_replica",
                                  name="vote", dtype="float32")
-                 if polarity == "border" and polarity_vote else None)
+                 if polarity == "border" else None)
     # (w, w level, w contrast): moving means of each stage-1 batch's mean `orient` level
     # and contrast, w the moving mean of 1 that corrects their start at 0 (as Adam's). A
     # plain tf.Variable, not a Keras weight: checkpoints from before it keep their layout
@@ -140,16 +139,15 @@ class AttentionNet(keras.Model):
       return
     mask = self.raw_mask(images)
     replicas = tf.distribute.get_replica_context()
-    if self.vote is not None:
-      likeness = tf.cast(likeness, tf.float32)
-      margin = colour_margin(mask, likeness)
-      voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
-                       tf.float32)
-      yes, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
-          [tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
-           tf.reduce_sum(voters)])))
-      moved = MOMENTUM * self.vote + (1.0 - MOMENTUM) * yes / tf.maximum(count, 1.0)
-      self.vote.assign(tf.where(count > 0, moved, self.vote))
+    likeness = tf.cast(likeness, tf.float32)
+    margin = colour_margin(mask, likeness)
+    voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+                     tf.float32)
+    yes, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
+        [tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
+         tf.reduce_sum(voters)])))
+    moved = MOMENTUM * self.vote + (1.0 - MOMENTUM) * yes / tf.maximum(count, 1.0)
+    self.vote.assign(tf.where(count > 0, moved, self.vote))
     _, level, contrast = statistics(mask, self.vote)
     level, contrast, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
         [tf.reduce_sum(level), tf.reduce_sum(contrast), tf.cast(tf.shape(mask)[0], tf.float32)])))
@@ -166,8 +164,7 @@ class AttentionNet(keras.Model):
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
             "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu,
-            "refine_radius": self.refine_radius, "refine_eps": self.refine_eps,
-            "polarity_vote": self.polarity_vote}
+            "refine_radius": self.refine_radius, "refine_eps": self.refine_eps}
 
 
 def statistics(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tuple:
@@ -197,17 +194,15 @@ def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
   return tf.minimum(rise / contrast[:, None, None, None], 1.0)
 
 
-def orient_fixed(mask: tf.Tensor, vote: tf.Tensor | None, levels: tf.Tensor) -> tf.Tensor:
+def orient_fixed(mask: tf.Tensor, vote: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
   """`orient` at inference: the net's polarity (`vote` > 0: flipped) and the moving means
   of the level and contrast (`levels`, see `AttentionNet`), the same for every image:
   an elementwise map of the raw mask, fixed by the weights. Before any stage-1 step
-  (w = 0) the level is 0 and the contrast 1. Without a vote (the non-default
-  --noattention_polarity_vote), each mask's polarity is its own, as in training."""
+  (w = 0) the level is 0 and the contrast 1, and the polarity the raw mask's."""
   w, level, contrast = tf.unstack(tf.cast(levels, mask.dtype))
   level = tf.math.divide_no_nan(level, w)
   contrast = tf.where(w > 0, tf.math.divide_no_nan(contrast, w), 1.0)
-  flip = vote > 0 if vote is not None else flips(mask)[:, None, None, None]
-  mask = tf.where(flip, 1.0 - mask, mask)
+  mask = tf.where(vote > 0, 1.0 - mask, mask)
   return tf.minimum(tf.nn.relu(mask - level) / contrast, 1.0)
 
 
