@@ -7,14 +7,14 @@ import tensorflow as tf
 
 from uagit_tf import config
 from uagit_tf import method
+from uagit_tf.background_prior import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
+                                      MARGIN_OBJECT_SHARE, MIN_CONTRAST, border_mean,
+                                      border_ring, colour_margin, margin_shortfall, orient,
+                                      orient_fixed, polarity_margin, ring_gap, statistics)
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
-from uagit_tf.models.attention import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
-                                       MARGIN_OBJECT_SHARE, MIN_CONTRAST, MOMENTUM,
-                                       AttentionNet, border_mean, border_ring, colour_margin,
-                                       guided_filter, margin_shortfall, orient, orient_fixed,
-                                       polarity_margin, ring_gap, statistics)
+from uagit_tf.models.attention import MOMENTUM, AttentionNet, guided_filter
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 

@@ -22,7 +22,8 @@ from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.method import background_likeness
-from uagit_tf.models.attention import MIN_OBJECT_SHARE, MOMENTUM, colour_margin, statistics
+from uagit_tf.background_prior import MIN_OBJECT_SHARE, colour_margin, statistics
+from uagit_tf.models.attention import MOMENTUM
 from uagit_tf.steps import Stage, TrainStep
 
 

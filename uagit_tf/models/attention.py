@@ -3,35 +3,16 @@
 import keras
 import tensorflow as tf
 
+from uagit_tf import background_prior
 from uagit_tf import distribute
-from uagit_tf import method
 from uagit_tf.config import ATTENTION_POLARITIES
 from uagit_tf.models import layers
 
-MIN_CONTRAST = 0.25  # `orient` stretches a mask's peak to 1 by at most 1 / MIN_CONTRAST.
 # Stage 1's polarity vote and `orient`'s statistics at inference: moving means over about
 # 100 steps.
 MOMENTUM = 0.99
 # Training images `AttentionNet.calibrate` measures where the moving means do not serve.
 CALIBRATION_IMAGES = 32
-# In the colour ballot, an image with less than this share of pixels unlike its border
-# (no object) abstains.
-MIN_OBJECT_SHARE = 0.01
-# `orient` passes this share of the gradient to the pixels below the border's level,
-# which its ReLU maps to 0: without it a mask that sank below there could not come back.
-BELOW_LEVEL_GRADIENT = 0.1
-# The margin, in logits, by which `margin_shortfall` asks a net's raw mask to rank an
-# image's pixels unlike its border above those like it. 0: it only turns back a mask that
-# ranks them below (inverted on that image). A margin of 1 also pulled every image of a
-# new net, and the hard set's horse-to-zebra translation failed where it had passed
-# (docs/experiments.md, twenty-second session).
-LOGIT_MARGIN = 0.0
-# ... on an image with at least this share of pixels clearly unlike its border (likeness
-# under MARGIN_LIKENESS): an object. The hard set's object-less images have at most 1.3%
-# such pixels in their textures (and up to 24% under MIN_OBJECT_SHARE's 0.5), its images
-# with objects 2% or more, all but a few small or border-coloured ones.
-MARGIN_OBJECT_SHARE = 0.02
-MARGIN_LIKENESS = 0.25
 # The name scope of the mask's post-processing (`orient`, `guided_filter`).
 FLOAT_SCOPE = "mask_float"
 
@@ -106,8 +87,8 @@ class AttentionNet(keras.Model):
     # what this scope names in float (exporting.py).
     with tf.name_scope(FLOAT_SCOPE):
       if self.polarity == "border":
-        mask = (orient(mask, self.vote) if training
-                else orient_fixed(mask, self.vote, self.levels))
+        mask = (background_prior.orient(mask, self.vote) if training
+                else background_prior.orient_fixed(mask, self.vote, self.levels))
       if self.refine_radius:
         mask = guided_filter(mask, images, self.refine_radius, self.refine_eps)
     return mask
@@ -140,15 +121,15 @@ class AttentionNet(keras.Model):
     mask = self.raw_mask(images)
     replicas = tf.distribute.get_replica_context()
     likeness = tf.cast(likeness, tf.float32)
-    margin = colour_margin(mask, likeness)
-    voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= MIN_OBJECT_SHARE,
+    margin = background_prior.colour_margin(mask, likeness)
+    voters = tf.cast(tf.reduce_mean(1.0 - likeness, axis=[1, 2, 3]) >= background_prior.MIN_OBJECT_SHARE,
                      tf.float32)
     yes, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
         [tf.reduce_sum(voters * tf.sign(tf.cast(margin, tf.float32))),
          tf.reduce_sum(voters)])))
     moved = MOMENTUM * self.vote + (1.0 - MOMENTUM) * yes / tf.maximum(count, 1.0)
     self.vote.assign(tf.where(count > 0, moved, self.vote))
-    _, level, contrast = statistics(mask, self.vote)
+    _, level, contrast = background_prior.statistics(mask, self.vote)
     level, contrast, count = tf.unstack(replicas.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack(
         [tf.reduce_sum(level), tf.reduce_sum(contrast), tf.cast(tf.shape(mask)[0], tf.float32)])))
     self.levels.assign(MOMENTUM * self.levels
@@ -158,137 +139,13 @@ class AttentionNet(keras.Model):
     """Sets `levels` to the mean `orient` statistics of `images` (eager; e.g. a net the
     keeper restored at stage 1's end, whose moving means were another state's)."""
     if self.levels is not None:
-      _, level, contrast = statistics(self.raw_mask(images), self.vote)
+      _, level, contrast = background_prior.statistics(self.raw_mask(images), self.vote)
       self.levels.assign(tf.stack([1.0, tf.reduce_mean(level), tf.reduce_mean(contrast)]))
 
   def get_config(self):
     return {**super().get_config(), "width": self.width, "polarity": self.polarity,
             "decoder_kernel": self.decoder_kernel, "residual_relu": self.residual_relu,
             "refine_radius": self.refine_radius, "refine_eps": self.refine_eps}
-
-
-def statistics(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tuple:
-  """`orient`'s statistics of raw masks [B, H, W, 1], each [B]: whether it flips a mask,
-  the border's level and the contrast (peak less level, at least MIN_CONTRAST) after it."""
-  border = border_mean(mask)
-  flip = flips(mask, vote)
-  level = tf.where(flip, 1.0 - border, border)
-  peak = tf.where(flip, 1.0 - tf.reduce_min(mask, axis=[1, 2, 3]),
-                  tf.reduce_max(mask, axis=[1, 2, 3]))
-  return flip, level, tf.maximum(peak - level, MIN_CONTRAST)
-
-
-def orient(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
-  """The background prior of saliency detection on masks [B, H, W, 1], in training: the
-  image border is background. Each mask keeps the net's partition of its image, with
-  three changes: its polarity flips where the net selected the background (`vote` > 0,
-  the net's polarity; without it, or while it is 0, where the mask's border is brighter
-  than its mean); the border's level maps to 0; and its peak maps to 1, stretched by at
-  most 1 / MIN_CONTRAST (a faint partition is noise, not an object). The pixels below the
-  border's level come out 0, as a ReLU's, but pass BELOW_LEVEL_GRADIENT of their gradient
-  (a prior or D may raise them again).
-  """
-  flip, level, contrast = statistics(mask, vote)
-  mask = tf.where(flip[:, None, None, None], 1.0 - mask, mask)
-  rise = _relu_leaking_gradient(mask - level[:, None, None, None])
-  return tf.minimum(rise / contrast[:, None, None, None], 1.0)
-
-
-def orient_fixed(mask: tf.Tensor, vote: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
-  """`orient` at inference: the net's polarity (`vote` > 0: flipped) and the moving means
-  of the level and contrast (`levels`, see `AttentionNet`), the same for every image:
-  an elementwise map of the raw mask, fixed by the weights. Before any stage-1 step
-  (w = 0) the level is 0 and the contrast 1, and the polarity the raw mask's."""
-  w, level, contrast = tf.unstack(tf.cast(levels, mask.dtype))
-  level = tf.math.divide_no_nan(level, w)
-  contrast = tf.where(w > 0, tf.math.divide_no_nan(contrast, w), 1.0)
-  mask = tf.where(vote > 0, 1.0 - mask, mask)
-  return tf.minimum(tf.nn.relu(mask - level) / contrast, 1.0)
-
-
-@tf.custom_gradient
-def _relu_leaking_gradient(x: tf.Tensor):
-  """relu(x) forward; backward, BELOW_LEVEL_GRADIENT of the gradient where x <= 0.
-
-  A custom gradient, not a term that is 0 forward (x - stop_gradient(x)): exported graphs
-  then hold a plain ReLU. int8 calibration gave such an always-0 term the range [0, 0],
-  a quantization scale of 0, and the int8 ADD that took it returned a mask of 0 everywhere.
-  """
-  def grad(upstream):
-    return upstream * tf.cast(tf.where(x > 0, 1.0, BELOW_LEVEL_GRADIENT), upstream.dtype)
-  return tf.nn.relu(x), grad
-
-
-def flips(mask: tf.Tensor, vote: tf.Tensor | None = None) -> tf.Tensor:
-  """[B] bool: where `orient` turns raw masks [B, H, W, 1] over: everywhere or nowhere by
-  the net's `vote` once it is not 0, else where a mask's border is brighter than its mean.
-  No gradient."""
-  flip = tf.stop_gradient(polarity_margin(mask) > 0)
-  if vote is not None:
-    flip = tf.where(tf.not_equal(vote, 0.0), tf.broadcast_to(vote > 0, tf.shape(flip)), flip)
-  return flip
-
-
-def margin_shortfall(logits: tf.Tensor, likeness: tf.Tensor,
-                     vote: tf.Tensor | None = None) -> tf.Tensor:
-  """[B]: how far each raw mask (`logits` [B, H, W, 1], turned over as `orient` turns it)
-  falls short of ranking its image's pixels unlike the border (weights 1 - `likeness`)
-  LOGIT_MARGIN above those like it (weights `likeness`), in mean logits; 0 for an image
-  without MARGIN_OBJECT_SHARE of pixels clearly unlike its border (likeness under
-  MARGIN_LIKENESS), whose texture alone would set what its mask should rank first, and
-  so train the net on noise.
-
-  In logits, not in the sigmoid's range: a net inverted on one background family (its
-  objects sunk to 0 there, the rest of its images voting its polarity) gets no gradient
-  from its saturated sigmoid, nor from the priors on the oriented mask, which `orient`
-  maps to 0 below the border's level. In logits the shortfall pulls linearly."""
-  logits = tf.cast(logits, tf.float32)
-  likeness = tf.cast(likeness, tf.float32)
-  aligned = tf.where(flips(tf.sigmoid(logits), vote)[:, None, None, None], -logits, logits)
-  margin = -colour_margin(aligned, likeness)  # Mean unlike the border less mean like it.
-  clearly_unlike = tf.cast(likeness < MARGIN_LIKENESS, tf.float32)
-  has_object = tf.cast(tf.reduce_mean(clearly_unlike, axis=[1, 2, 3]) >= MARGIN_OBJECT_SHARE,
-                       tf.float32)
-  return has_object * tf.nn.relu(LOGIT_MARGIN - margin)
-
-
-def polarity_margin(mask: tf.Tensor) -> tf.Tensor:
-  """[B]: each mask's border mean less its mean; `orient` flips the masks where it is > 0."""
-  return border_mean(mask) - tf.reduce_mean(mask, axis=[1, 2, 3])
-
-
-def colour_margin(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
-  """[B]: each mask's mean over the pixels coloured like its image's border (weights
-  `likeness`, [B, H, W, 1] in [0, 1]) less its mean over the others (weights
-  1 - likeness). > 0: the mask is brighter on the background's colours."""
-  return method.weighted_mean(mask, likeness) - method.weighted_mean(mask, 1.0 - likeness)
-
-
-def border_mean(mask: tf.Tensor) -> tf.Tensor:
-  """[B]: each mask's mean over a ring 1/16 of its size wide (at least 1 pixel)."""
-  ring = border_ring(mask)
-  return tf.reduce_sum(mask * ring, axis=[1, 2, 3]) / tf.reduce_sum(ring)
-
-
-def border_ring(mask: tf.Tensor) -> tf.Tensor:
-  """[1, H, W, 1]: 1 on the ring `border_mean` reads, 0 inside it."""
-  h, w = tf.shape(mask)[1], tf.shape(mask)[2]
-  bh, bw = tf.maximum(1, h // 16), tf.maximum(1, w // 16)
-  return tf.pad(tf.zeros([h - 2 * bh, w - 2 * bw], mask.dtype), [[bh, bh], [bw, bw]],
-                constant_values=1.0)[None, :, :, None]
-
-
-def ring_gap(mask: tf.Tensor, likeness: tf.Tensor) -> tf.Tensor:
-  """[B]: |the mask's mean on the border ring - its mean inside the ring|, both over the
-  pixels coloured like the border (weights `likeness`, [B, H, W, 1] in [0, 1]); only the
-  ring side passes gradient. `orient` takes the ring's level as the background's: a net
-  that makes its ring unlike its background (it can tell the image's edge from its
-  padding) moves that level, and the object sinks below it (docs/method.md). An object
-  cut by the frame is left out of both means as far as its colours are."""
-  ring = border_ring(mask)
-  likeness = tf.cast(likeness, mask.dtype)
-  return tf.abs(method.weighted_mean(mask, likeness * ring)
-                - tf.stop_gradient(method.weighted_mean(mask, likeness * (1.0 - ring))))
 
 
 def guided_filter(mask: tf.Tensor, images: tf.Tensor, radius: int, eps: float) -> tf.Tensor:
