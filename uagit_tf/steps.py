@@ -252,9 +252,8 @@ class TrainStep:
         tgt = d.target
         fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        real_mask = (self.nets.att[tgt](real[tgt], training=plan.own_levels)
-                     if plan.masked != "no" and tgt in self.nets.att
-                     else method.full_mask(real[tgt]))
+        att = self.nets.att.get(tgt) if plan.masked != "no" else None
+        real_mask = att(real[tgt], training=plan.own_levels) if att else method.full_mask(real[tgt])
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
         # The target's reals are the other direction's sources: their `shown` is at hand.
         shown = next(o["shown"] for e, o in outs.items() if e.source == tgt)
