@@ -126,7 +126,7 @@ def run_cell(cell: dict) -> dict:
   workdir = os.path.join(cell["workdir"], cell["name"])
   workdir_lib.check_can_continue(cfg, workdir)
   cpu, wall = time.process_time(), time.time()
-  trainer = training.Trainer(cfg, workdir)
+  trainer = training.Trainer(cfg, workdir, given=frozenset(cell.get("overrides", {})))
   cfg = trainer.cfg  # As trained: --background_prior decided (trainers.train does the same).
   workdir_lib.write_config(cfg, workdir)
   trainer.fit(progress=False)

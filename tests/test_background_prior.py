@@ -1,4 +1,4 @@
-"""--background_prior: on, off (the paper's method) and auto, measured on the data."""
+"""--background_prior: on, saliency, off (the paper's method) and auto, measured on the data."""
 
 import numpy as np
 import pytest
@@ -20,8 +20,24 @@ def test_off_is_the_paper_preset_and_keeps_what_the_user_set():
   # on changes no other field.
   on = config.apply_background_prior(config.Config(), "on")
   assert config.flat(on) == {**config.flat(config.Config()), "background_prior": "on"}
-  with pytest.raises(ValueError, match="on or off"):
+  with pytest.raises(ValueError, match="takes one of"):
     config.apply_background_prior(config.Config(), "auto")
+
+
+def test_saliency_is_the_paper_with_the_saliency_prior_and_given_fields_win():
+  sal = config.apply_background_prior(config.Config(), "saliency")
+  assert {k: config.flat(sal)[k] for k in config.SALIENCY_METHOD} == config.SALIENCY_METHOD
+  assert sal.loss.lambda_saliency > 0 and sal.schedule.attention_lr_mult > 1
+  assert config.flat(sal) == {**config.flat(config.preset("paper")),
+                              **config.SALIENCY_METHOD, "background_prior": "saliency"}
+  # A field the user named keeps its value even where that is the default (--epochs
+  # style flags: `given`), as one set away from its default does.
+  mine = config.apply_background_prior(config.Config(), "off",
+                                       given=frozenset({"cycle_object_weight"}))
+  assert mine.loss.cycle_object_weight == 0.0 and mine.schedule.attention_epochs == 30
+  mine = config.apply_background_prior(config.Config(), "saliency",
+                                       given=frozenset({"attention_lr_mult"}))
+  assert mine.schedule.attention_lr_mult == 1.0 and mine.loss.lambda_saliency == 5.0
 
 
 def test_unlike_share_is_the_share_of_colours_the_border_does_not_show():
@@ -48,12 +64,14 @@ def test_auto_keeps_the_prior_where_the_border_shows_the_background(caplog):
 
 
 @pytest.mark.parametrize("variant", ["fill", "clutter"])
-def test_auto_trains_the_papers_method_where_it_does_not(variant, caplog):
+def test_auto_trains_the_saliency_prior_where_it_does_not(variant, caplog):
   with caplog.at_level("WARNING"):
     cfg = _resolved(variant)
-  assert cfg.loss.background_prior == "off"
+  assert cfg.loss.background_prior == "saliency"
   assert cfg.model.attention_decoder_kernel == 1 and not cfg.loss.disc_hide_background
-  assert "--background_prior=auto chose off" in caplog.text and "% of its pixels" in caplog.text
+  assert cfg.loss.lambda_saliency == config.SALIENCY_METHOD["lambda_saliency"]
+  assert "--background_prior=auto chose saliency" in caplog.text
+  assert "% of its pixels" in caplog.text and "share their kind of background" in caplog.text
   # Asked for, the prior stays; a plain CycleGAN has nothing to decide.
   assert _resolved(variant, background_prior="on").loss.lambda_mask_background == 1.0
   assert _resolved(variant, attention=False).loss.background_prior == "on"

@@ -24,6 +24,13 @@ def test_train_resume_and_translate(tmp_path):
   assert saved["loss"]["background_prior"] == "on"
   assert "--background_prior=auto chose on" in first.stderr
   assert "--ngf=8" in open(os.path.join(workdir, "flags.txt")).read().split()
+  # A flag given wins over --background_prior's value for it, even where it is the default.
+  paper = str(tmp_path / "paper")
+  run("trainers.train", f"--workdir={paper}", "--preset=tiny", "--epochs=1",
+      "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=1",
+      "--background_prior=off", "--cycle_object_weight=0")
+  saved_paper = json.load(open(os.path.join(paper, "config.json")))["loss"]
+  assert saved_paper["cycle_object_weight"] == 0.0 and saved_paper["lambda_mask_ring"] == 0.0
 
   # Resume with no flags but more epochs: the saved config is used, the run continues;
   # the strategy and the precision may change on resume (same weights, same checkpoint).

@@ -162,20 +162,22 @@ def test_stage_switch_and_plain_cyclegan():
   assert training.stage_of(plain, 9) is Stage.ATTENTION
 
 
-@pytest.mark.parametrize("data", ["synthetic", "folder"])
+@pytest.mark.parametrize("data", ["synthetic", "folder", "saliency"])
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, data, request):
   # 2 epochs x 3 steps, stage 2 from step 3. The interrupted run stops at step 4
   # (a mid-epoch checkpoint, after the epoch end and the stage switch) and resumes. The
   # folder data set is read, shuffled and augmented by another pipeline than the built-in;
-  # what it adds is the data's order and augmentation, so its steps run eagerly. On the
-  # built-in data the uninterrupted run is `trained_workdir` (tiny(), traced), restored.
+  # what it adds is the data's order and augmentation, so its steps run eagerly, as do
+  # those of the saliency prior (its classifier's state). On the built-in data the
+  # uninterrupted run is `trained_workdir` (tiny(), traced), restored.
   if data == "synthetic":
     cfg = tiny()
     straight = training.Trainer(cfg, shutil.copytree(
         request.getfixturevalue("trained_workdir"), tmp_path / "straight"))
     assert int(straight.step) == 6
   else:
-    cfg = tiny(dataset=make_folder_dataset(tmp_path / "data", n=4))
+    cfg = (tiny(dataset=make_folder_dataset(tmp_path / "data", n=4)) if data == "folder"
+           else tiny(background_prior="saliency", attention_epochs=2))  # All stage 1.
     request.getfixturevalue("eager")
     straight = training.Trainer(cfg, str(tmp_path / "straight"))
     straight.fit(progress=False)
@@ -200,6 +202,11 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, data,
                                   straight.pools[d].images.numpy())
   for name, opt in straight.optimizers.items():
     assert int(second.optimizers[name].iterations) == int(opt.iterations), name
+  if data == "saliency":  # Its classifier came back, and learnt on.
+    for got_w, want_w in zip(second.task.saliency.classifier.weights,
+                             straight.task.saliency.classifier.weights):
+      np.testing.assert_allclose(got_w.numpy(), want_w.numpy(), rtol=1e-6, atol=1e-7)
+    assert int(second.task.saliency.optimizer.iterations) == 6
 
 
 @pytest.mark.usefixtures("eager")
@@ -370,6 +377,12 @@ def base_steps():
     ("disc_show_mask_above", 1.0, Stage.ATTENTION, set(), set()),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
+    # Faster attention nets: other masks, so D sees its reals through them; stage 2's
+    # frozen nets take no step at any rate.
+    ("attention_lr_mult", 10.0, Stage.ATTENTION, set(), ATTS | DISCS),
+    ("attention_lr_mult", 10.0, Stage.MASKED, set(), set()),
+    # The saliency prior is stage 1's alone (its own test: below).
+    ("lambda_saliency", 5.0, Stage.MASKED, set(), set()),
 ])
 def test_each_option_changes_the_step_where_it_should(base_steps, option, value, stage, terms,
                                                       nets_affected):
@@ -386,6 +399,29 @@ def test_each_option_changes_the_step_where_it_should(base_steps, option, value,
            if k not in base_w or k not in option_w or base_w[k].shape != option_w[k].shape
            or not np.allclose(base_w[k], option_w[k], rtol=0, atol=1e-7)}
   assert moved == nets_affected
+
+
+def test_the_saliency_prior_pulls_the_masks_and_trains_its_classifier(base_steps):
+  base, base_w = base_steps[Stage.ATTENTION]
+  keras.utils.set_random_seed(0)
+  step = TrainStep(tiny(lambda_saliency=5.0))
+  classifier = [w.numpy() for w in step.saliency.classifier.weights]
+  with eagerly():
+    losses = {k: float(v) for k, v in step.run(*batches(tiny(), 1)[0], Stage.ATTENTION).items()}
+  terms = {"mask_saliency_a", "mask_saliency_b"}
+  assert set(losses) - set(base) == terms | {"saliency_classifier"}
+  assert all(0.0 < losses[t] < 2.0 for t in terms)
+  assert losses["saliency_classifier"] == pytest.approx(np.log(2.0), abs=0.1)  # Chance.
+  assert losses["gen_total"] == pytest.approx(
+      base["gen_total"] + 5.0 * sum(losses[t] for t in terms), rel=1e-5)
+  moved = {k.split("/")[0] for k, w in weights(step.nets).items()
+           if not np.allclose(w, base_w[k], rtol=0, atol=1e-7)}
+  assert moved == ATTS | DISCS
+  assert not any(np.array_equal(w.numpy(), c)
+                 for w, c in zip(step.saliency.classifier.weights, classifier))
+  # Training only: checkpointed beside the networks, nothing of it among them.
+  assert {"saliency_classifier", "opt_saliency_classifier"} <= set(step.checkpointables())
+  assert "domain_classifier" not in step.nets.by_name()
 
 
 @pytest.mark.parametrize("prior", ["background", "hard"])

@@ -43,15 +43,19 @@ __doc__ += "\nFlags by concern:\n\n" + "\n\n".join(
 
 
 def config_from_flags() -> config_lib.Config:
-  """Preset (or the workdir's saved config, or the paper defaults) + explicit flags."""
+  """Preset (or the workdir's saved config, or the defaults) + the flags given."""
   if FLAGS.preset:
     base = config_lib.preset(FLAGS.preset)
   elif os.path.isfile(os.path.join(FLAGS.workdir, config_lib.CONFIG_FILE)):
     base = config_lib.load(FLAGS.workdir)
   else:
     base = config_lib.Config()
-  explicit = {name: FLAGS[name].value for name in config_lib.FIELDS if FLAGS[name].present}
-  return config_lib.override(base, explicit)
+  return config_lib.override(base, given_flags())
+
+
+def given_flags() -> dict:
+  """Field -> value of each config flag on the command line."""
+  return {name: FLAGS[name].value for name in config_lib.FIELDS if FLAGS[name].present}
 
 
 def main(argv):
@@ -61,7 +65,8 @@ def main(argv):
     with workdir_lib.lock(FLAGS.workdir):
       if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
         workdir_lib.check_can_continue(cfg, FLAGS.workdir)
-      trainer = training.Trainer(cfg, FLAGS.workdir)  # Loads the data: may fail, writes nothing.
+      trainer = training.Trainer(cfg, FLAGS.workdir,  # Loads the data: may fail, writes nothing.
+                                 given=frozenset(given_flags()))
       if distribute.is_chief():  # As trained: --background_prior decided.
         workdir_lib.write_config(trainer.cfg, FLAGS.workdir)
       logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,

@@ -1,4 +1,4 @@
-"""`--background_prior`: whether training assumes the image border shows the background.
+"""`--background_prior`: what training assumes shows the background.
 
 The default flags depart from the paper in the thirteen fields of `config.PAPER_METHOD`
 (the border-coloured background priors, the discriminators blind to border colours, the
@@ -7,26 +7,34 @@ image shows its background at its border, and its object is a minority of colour
 border does not show. Where that holds and the two domains' backgrounds differ, they keep
 the background out of the masks (docs/method.md); where it fails they train masks that
 die (objects that fill the frame) or lose the object in clutter (backgrounds with colours
-the border does not show), and the paper's method does at least as well.
+the border does not show).
 
-    on    the thirteen departures (each at its default; a field set otherwise stays).
-    off   the paper's method: every one of those fields at its default takes the paper's
-          value (`--preset=paper` is this).
-    auto  measured on the training data before training: `on` if in a typical image of
-          each domain at most MAX_UNLIKE_SHARE of the pixels have colours its border does
-          not show (`method.background_likeness` under UNLIKE), else `off`; the log says
-          which and why, and config.json records the choice, so a resumed, translated or
-          exported run keeps it.
+    on        the thirteen departures (each at its default; a field set otherwise stays).
+    saliency  the paper's method with one prior whose assumption is the paper's own: both
+              domains share their kind of background, so the object is where a small patch
+              tells the domains apart (uagit_tf/saliency.py). It holds for objects that
+              fill the frame, cross the border or sit in clutter, and fails where the
+              backgrounds tell the domains apart: there the border prior holds.
+    off       the paper's method: every field of PAPER_METHOD takes the paper's value
+              (`--preset=paper` is this).
+    auto      measured on the training data before training: `on` if in a typical image of
+              each domain at most MAX_UNLIKE_SHARE of the pixels have colours its border
+              does not show (`method.background_likeness` under UNLIKE), else `saliency`;
+              the log says which and why, and config.json records the choice, so a
+              resumed, translated or exported run keeps it.
 
-The measurement is the prior's own colour model: the share of pixels it would call object.
-On the built-in sets that share is 8-14% (median over images), on the held-out set 10-13%;
-on cluttered scenes 29-32% and with frame-filling objects 52-57% (docs/experiments.md,
-twenty-eighth session).
+on, saliency and off leave every field the user set as it is: one named on the command
+line, or one away from its default (a preset's, a config.json's).
 
-The prior's mechanisms live here too, so that the attention net and the training step are
-the paper's but for a call each: `orient` (each image's in stage 1, the weights' levels
-after) and the polarity ballot, which `models/attention.py` applies; and what the step adds
-(`update_statistics`, `keep`, `shown`, `mask_priors`).
+The measurement is the border prior's own colour model: the share of pixels it would call
+object. On the built-in sets that share is 8-14% (median over images), on the held-out
+set 10-13%; on cluttered scenes 29-32% and with frame-filling objects 52-57%
+(docs/experiments.md, twenty-eighth session).
+
+The border prior's mechanisms live here too, so that the attention net and the training
+step are the paper's but for a call each: `orient` (each image's in stage 1, the weights'
+levels after) and the polarity ballot, which `models/attention.py` applies; and what the
+step adds (`update_statistics`, `keep`, `shown`, `mask_priors`).
 """
 
 from collections.abc import Callable
@@ -41,10 +49,11 @@ from uagit_tf import method
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DOMAINS
 
-# auto keeps the prior while a typical image has at most this share of its pixels in
-# colours its border does not show. Nearer the cluttered scenes' 29-33% than the textured
-# sets' 8-14%: of the two errors, keeping the prior where it fails returns the input
-# (its masks die), while the paper's method where the backgrounds differ repaints them.
+# auto keeps the border prior while a typical image has at most this share of its pixels
+# in colours its border does not show. Nearer the cluttered scenes' 29-33% than the
+# textured sets' 8-14%: of the two errors, keeping the border prior where it fails returns
+# the input (its masks die), while the saliency prior where the backgrounds differ masks
+# them.
 MAX_UNLIKE_SHARE = 0.25
 # A pixel whose border likeness is under this is one the prior calls object.
 UNLIKE = 0.5
@@ -70,31 +79,35 @@ def measure(sources: dict) -> dict[str, float]:
   return shares
 
 
-def resolve(cfg: config_lib.Config, sources: dict) -> config_lib.Config:
-  """`cfg` with `background_prior` decided (auto measures `sources`) and applied."""
+def resolve(cfg: config_lib.Config, sources: dict,
+            given: frozenset[str] = frozenset()) -> config_lib.Config:
+  """`cfg` with `background_prior` decided (auto measures `sources`) and applied; the
+  fields named in `given` (the user's) keep their values."""
   choice = cfg.loss.background_prior
   if choice == "auto":
     if not cfg.model.attention:  # A plain CycleGAN has no masks to keep off anything.
-      return config_lib.apply_background_prior(cfg, "on")
+      return config_lib.apply_background_prior(cfg, "on", given)
     shares = measure(sources)
     worst = max(shares, key=shares.get)
-    choice = "on" if shares[worst] <= MAX_UNLIKE_SHARE else "off"
+    choice = "on" if shares[worst] <= MAX_UNLIKE_SHARE else "saliency"
     measured = ", ".join(f"{d.upper()} {100 * s:.0f}%" for d, s in shares.items())
     if choice == "on":
       logging.info(
           "--background_prior=auto chose on: a typical training image has at most %d%% of "
           "its pixels in colours its border does not show (%s), so its border shows its "
-          "background; --background_prior=off trains the paper's method.",
+          "background; --background_prior=saliency assumes instead that both domains share "
+          "their kind of background, off trains the paper's method.",
           100 * MAX_UNLIKE_SHARE, measured)
     else:
       logging.warning(
-          "--background_prior=auto chose off: a typical training image of %s has %.0f%% of "
-          "its pixels in colours its border does not show (%s; the prior assumes at most "
-          "%d%%): its objects fill the frame or its background has colours the border does "
-          "not show, so training follows the paper's method. --background_prior=on keeps "
-          "the border prior.", worst.upper(), 100 * shares[worst], measured,
-          100 * MAX_UNLIKE_SHARE)
-  return config_lib.apply_background_prior(cfg, choice)
+          "--background_prior=auto chose saliency: a typical training image of %s has %.0f%% "
+          "of its pixels in colours its border does not show (%s; the border prior assumes "
+          "at most %d%%): its objects fill the frame or its background has colours the "
+          "border does not show. The masks learn where a small patch tells the domains "
+          "apart, which assumes both domains share their kind of background. "
+          "--background_prior=on keeps the border prior, off trains the paper's method.",
+          worst.upper(), 100 * shares[worst], measured, 100 * MAX_UNLIKE_SHARE)
+  return config_lib.apply_background_prior(cfg, choice, given)
 
 
 # ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ SYNTHETIC_VARIANTS = ("standard", "hard", "clutter", "fill")
 ATTENTION_POLARITIES = ("border", "free")
 STAGE2_FAKES = ("composite", "generated")
 STAGE1_DISC_INPUTS = ("whole", "masked_learned", "masked_and_whole")
-BACKGROUND_PRIORS = ("auto", "on", "off")
+BACKGROUND_PRIORS = ("auto", "on", "off", "saliency")
 CONFIG_FILE = "config.json"
 
 
@@ -106,6 +106,7 @@ class ScheduleConfig:
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
   attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
+  attention_lr_mult: float = _f(1.0, "Attention nets' lr is lr times this (not in the paper; saliency prior: 10).")
   attention_keep_best: float = _f(0.15, "Restore a net's best stage-1 state if its health fell by this share; 0: paper.")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
@@ -125,7 +126,8 @@ class ScheduleConfig:
            f"attention_keep_best must be in [0, 1), got {self.attention_keep_best}")
     _check(0 <= self.decay_epoch <= self.epochs,
            f"decay_epoch must be in [0, epochs={self.epochs}], got {self.decay_epoch}")
-    _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+    _check(self.lr > 0 and self.attention_lr_mult > 0, "lr and attention_lr_mult must be > 0, "
+           f"got {self.lr} and {self.attention_lr_mult}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +136,7 @@ class LossConfig:
   lambda_cyc: float = _f(10.0, "Weight of each cycle-consistency L1 loss.")
   cycle_object_weight: float = _f(0.0, "Cycle L1's weight where the source mask is on, vs. off (paper: 1).")
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
+  lambda_saliency: float = _f(0.0, "Stage-1 weight of masks' balanced L1 to a domain saliency (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
   lambda_mask_hard: float = _f(0.3, "Stage-1 weight of |m - [m > tau]|: masks pulled to 0 or 1 (not in the paper).")
   lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
@@ -148,7 +151,7 @@ class LossConfig:
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
-  background_prior: str = _f("auto", "Border colours are background (not paper): on, off (paper), auto: by data.", BACKGROUND_PRIORS)
+  background_prior: str = _f("auto", "on: border colours are background; saliency; off (paper); auto: by data.", BACKGROUND_PRIORS)
 
   def __post_init__(self):
     _check(self.background_prior in BACKGROUND_PRIORS, "background_prior must be one of "
@@ -157,7 +160,7 @@ class LossConfig:
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
     _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_hard",
               "lambda_mask_background", "lambda_mask_object", "lambda_mask_ring",
-              "lambda_mask_margin")
+              "lambda_mask_margin", "lambda_saliency")
     _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
            f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
     _check(0.0 <= self.cycle_object_weight <= 1.0,
@@ -301,6 +304,12 @@ PAPER_METHOD = {"attention_decoder_kernel": 1, "attention_polarity": "free",
                 "cycle_object_weight": 1.0, "disc_hide_background": False,
                 "lambda_mask_hard": 0.0, "attention_epochs": 30}
 
+# --background_prior=saliency: the paper's method and a domain classifier's saliency as
+# the masks' target, with attention nets fast enough to follow it (uagit_tf/saliency.py).
+SALIENCY_METHOD = {**PAPER_METHOD, "lambda_saliency": 5.0, "attention_lr_mult": 10.0}
+# Each choice of --background_prior other than auto -> the fields it sets.
+PRIOR_FIELDS = {"on": {}, "off": PAPER_METHOD, "saliency": SALIENCY_METHOD}
+
 # Presets: flat overrides of the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's method, without this library's answer to backgrounds that differ between
@@ -328,15 +337,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def apply_background_prior(cfg: Config, choice: str) -> Config:
-  """`cfg` with background_prior `choice` ("on" or "off"): off gives each PAPER_METHOD
-  field that holds its default the paper's value; on changes no other field."""
-  _check(choice in ("on", "off"), f"apply_background_prior takes on or off, got {choice!r}")
-  changes = {"background_prior": choice}
-  if choice == "off":
-    values, defaults = flat(cfg), flat(Config())
-    changes.update({k: v for k, v in PAPER_METHOD.items() if values[k] == defaults[k]})
-  return override(cfg, changes)
+def apply_background_prior(cfg: Config, choice: str, given: frozenset[str] = frozenset()
+                           ) -> Config:
+  """`cfg` with background_prior `choice`: on changes no other field; off gives each field
+  of PAPER_METHOD its paper value, and saliency each of SALIENCY_METHOD its value, except
+  the fields the user set: those in `given` (named on the command line) and those away
+  from their default (a preset's, or a config.json's)."""
+  _check(choice in PRIOR_FIELDS, f"apply_background_prior takes one of {sorted(PRIOR_FIELDS)}, "
+         f"got {choice!r}")
+  values, defaults = flat(cfg), flat(Config())
+  changes = {k: v for k, v in PRIOR_FIELDS[choice].items()
+             if k not in given and values[k] == defaults[k]}
+  return override(cfg, {**changes, "background_prior": choice})
 
 
 def preset(name: str, **overrides: Any) -> Config:

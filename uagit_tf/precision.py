@@ -1,4 +1,5 @@
-"""Mixed precision: Keras dtype policies for the networks, loss scaling for float16.
+"""Mixed precision: Keras dtype policies for the networks, loss scaling for float16, and
+the optimizers' steps under them.
 
     with precision.policy_scope("bfloat16"):
       nets = build_networks(cfg.model)     # layers compute in bfloat16, weights float32
@@ -9,7 +10,6 @@ Weights are float32 in every policy, so checkpoints and exports do not depend on
 """
 
 import contextlib
-from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -71,14 +71,28 @@ def all_finite(grads: list) -> tf.Tensor:
   return tf.equal(bad, 0.0)
 
 
-def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
-                    update: Callable[[list], None], scale: "LossScale | None" = None) -> None:
-  """update(d(loss)/d(variables)) for one replica's `loss`, a mean over its share of the
-  global batch: the optimizers sum the replicas' gradients, so the loss counts 1/replicas.
+def adam(sched, lr: float, variables: list) -> keras.optimizers.Adam:
+  """An Adam at `lr` with the betas of `sched` (a `config.ScheduleConfig`), built for
+  `variables`: a traced step (and MirroredStrategy) must not create optimizer variables."""
+  opt = keras.optimizers.Adam(lr, beta_1=sched.beta1, beta_2=sched.beta2)
+  opt.build(variables)
+  return opt
+
+
+def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, optimizers: list, variables: list,
+                    scale: "LossScale | None" = None) -> None:
+  """Each of `optimizers` steps its list of `variables` by d(loss)/d(them), for one
+  replica's `loss`, a mean over its share of the global batch: the optimizers sum the
+  replicas' gradients, so the loss counts 1/replicas. A variable without a gradient (a
+  norm that a stage does not use) is left out.
 
   With a float16 `scale` the loss is scaled by it, the gradients unscaled, and a step whose
   gradients overflow is skipped on every replica (the scale then halves).
   """
+  def update(grads):
+    for opt, gs, vs in zip(optimizers, grads, variables):
+      opt.apply_gradients([(g, v) for g, v in zip(gs, vs) if g is not None])
+
   # d(weight * loss) without recording the product on the (closed) tape.
   weight = 1.0 / tf.distribute.get_replica_context().num_replicas_in_sync
   if scale is None:

@@ -19,7 +19,6 @@ import enum
 import functools
 from collections.abc import Callable
 
-import keras
 import tensorflow as tf
 
 from uagit_tf import background_prior
@@ -28,6 +27,7 @@ from uagit_tf import distribute
 from uagit_tf import keeper as keeper_lib
 from uagit_tf import method
 from uagit_tf import precision
+from uagit_tf import saliency as saliency_lib
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
 from uagit_tf.models import build_networks
 from uagit_tf.pool import ImagePool
@@ -92,6 +92,12 @@ class StagePlan:
     return images
 
 
+def learning_rate(name: str, sched: config_lib.ScheduleConfig, lr: float) -> float:
+  """The learning rate of network `name` where the schedule's is `lr`: the attention
+  nets' times attention_lr_mult."""
+  return lr * sched.attention_lr_mult if name.startswith("att_") else lr
+
+
 class TrainStep:
   """The networks, their optimizers and image pools, and one training step over them."""
 
@@ -111,13 +117,10 @@ class TrainStep:
     with self.strategy.scope():
       with precision.policy_scope(cfg.run.mixed_precision):
         self.nets = build_networks(cfg.model, cfg.data.image_size)
-      # One Adam per network, kept across stages. Built now: a traced step (and
-      # MirroredStrategy) must not create optimizer variables.
-      self.optimizers = {}
-      for name, net in self.nets.by_name().items():
-        opt = keras.optimizers.Adam(sched.lr, beta_1=sched.beta1, beta_2=sched.beta2)
-        opt.build(net.trainable_variables)
-        self.optimizers[name] = opt
+      # One Adam per network, kept across stages.
+      self.optimizers = {name: precision.adam(sched, learning_rate(name, sched, sched.lr),
+                                              net.trainable_variables)
+                         for name, net in self.nets.by_name().items()}
       # pools[d] holds fakes *in* domain d, judged by disc[d].
       self.pools = {d: ImagePool(cfg.loss.pool_size, cfg.data.image_size, cfg.run.seed + i,
                                  name=f"pool_{d}") for i, d in enumerate(DOMAINS)}
@@ -127,6 +130,9 @@ class TrainStep:
       # Stage 1's best attention nets, for stage 2 (--attention_keep_best).
       self.keeper = (keeper_lib.AttentionKeeper(self.nets.att, sched.attention_keep_best)
                      if self.nets.att and sched.attention_keep_best > 0 else None)
+      # The masks' targets in stage 1 (--lambda_saliency; training only).
+      self.saliency = (saliency_lib.SaliencyPrior(cfg)
+                       if self.nets.att and cfg.loss.lambda_saliency > 0 else None)
     self._traced = {}
 
   def checkpointables(self) -> dict[str, tf.Module]:
@@ -135,18 +141,16 @@ class TrainStep:
             **{f"opt_{k}": v for k, v in self.optimizers.items()},
             **{f"pool_{d}": p for d, p in self.pools.items()},
             **{f"loss_scale_{g}": s for g, s in self.loss_scales.items()},
-            **({"attention_keeper": self.keeper} if self.keeper else {})}
+            **({"attention_keeper": self.keeper} if self.keeper else {}),
+            **(self.saliency.checkpointables() if self.saliency else {})}
 
   def set_learning_rate(self, lr: float) -> None:
-    for opt in self.optimizers.values():
-      opt.learning_rate.assign(lr)
+    for name, opt in self.optimizers.items():
+      opt.learning_rate.assign(learning_rate(name, self.cfg.schedule, lr))
 
   def run(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict[str, tf.Tensor]:
-    """One traced step of `stage` on a global batch [B, S, S, 3] per domain.
-
-    Returns:
-      Losses and mask statistics, averaged over the global batch.
-    """
+    """One traced step of `stage` on a global batch [B, S, S, 3] per domain: its losses
+    and mask statistics, averaged over the global batch."""
     return self.function(stage)(batch_a, batch_b)
 
   def function(self, stage: Stage) -> tf.types.experimental.GenericFunction:
@@ -207,14 +211,15 @@ class TrainStep:
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
     """One step of `stage` on this replica's share of the global batch.
 
-    0. Stage 1: each attention net's polarity vote and levels take in its domain's batch.
+    0. Stage 1: each attention net's polarity vote and levels take in its domain's batch;
+       the saliency prior gives each image's mask its target.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
     3. Stage 1: the keeper takes in each net's mask health (--attention_keep_best).
        Update the networks the stage trains (attention nets in stage 1 only).
     4. Pool each judged fake with its mask; D_tgt learns its reals against pooled fakes,
        both as the stage shows them (masked at tau in stage 2).
-    5. Update the discriminators.
+    5. Update the discriminators; in stage 1, the saliency prior's domain classifier.
     """
     plan, loss_cfg = self.plan(stage), self.cfg.loss
     real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
@@ -224,6 +229,8 @@ class TrainStep:
     losses = {}
     if plan.trains_attention:  # Each net's polarity and levels, from its domain's images.
       losses.update(background_prior.update_statistics(self.nets.att, real, likeness))
+    # Each image's saliency, the target of its mask (before the classifier's update).
+    salient = self.saliency.targets(real) if plan.trains_attention and self.saliency else {}
 
     with tf.GradientTape() as tape:
       outs = {d: self.direction(real[d.source], d, plan, likeness[d.source])
@@ -237,6 +244,10 @@ class TrainStep:
           for name, weight, prior in background_prior.mask_priors(self.cfg.loss, out):
             losses[f"{name}_{d.source}"] = prior
             gen_loss += weight * prior
+        if salient:  # The mask on the object the domain classifier sees.
+          prior = saliency_lib.balanced_l1(out["mask"], salient[d.source])
+          losses[f"mask_saliency_{d.source}"] = prior
+          gen_loss += loss_cfg.lambda_saliency * prior
         if loss_cfg.lambda_id > 0:  # Optional identity term (not in the paper).
           identity = method.l1(real[d.target], self.nets.gen[d.source](real[d.target]))
           losses[f"id_{d.target}"] = identity
@@ -263,6 +274,8 @@ class TrainStep:
         losses[f"disc_{tgt}"] = loss
         disc_loss += loss
     self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
+    if salient:
+      losses.update(self.saliency.train(real))
 
     for d, out in outs.items():
       losses.update({f"{name}_{d.source}": value for name, value in
@@ -283,12 +296,5 @@ class TrainStep:
     (`precision.apply_gradients`: replicas and float16 loss scaling)."""
     nets = self.nets.by_name()
     scale = self.loss_scales[group] if self.cfg.run.mixed_precision == "float16" else None
-    precision.apply_gradients(tape, loss, [nets[n].trainable_variables for n in names],
-                              functools.partial(self._update, names), scale)
-
-  def _update(self, names: list[str], grads: list) -> None:
-    nets = self.nets.by_name()
-    for name, gs in zip(names, grads):
-      vs = nets[name].trainable_variables
-      pairs = [(g, v) for g, v in zip(gs, vs) if g is not None]  # Unused norms in stage 2.
-      self.optimizers[name].apply_gradients(pairs)
+    precision.apply_gradients(tape, loss, [self.optimizers[n] for n in names],
+                              [nets[n].trainable_variables for n in names], scale)

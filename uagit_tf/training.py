@@ -70,8 +70,10 @@ class Trainer:
   """Owns one workdir's step counter, checkpoints and loop around a `TrainStep`."""
 
   def __init__(self, cfg: config_lib.Config, workdir: str, train_sources: dict | None = None,
-               strategy: tf.distribute.Strategy | None = None):
+               strategy: tf.distribute.Strategy | None = None,
+               given: frozenset[str] = frozenset()):
     """Builds (or restores) everything under `strategy`, by default cfg.run.strategy's.
+    `given`: the fields the user set, which --background_prior leaves as they are.
 
     Raises:
       ValueError: a bad workdir, data set, or a batch that does not split over replicas.
@@ -91,8 +93,8 @@ class Trainer:
     keras.utils.set_random_seed(run.seed)
 
     self.sources = train_sources or pipeline.sources(cfg.data, "train", run.seed)
-    # auto measured on the data, on or off applied: what config.json must record.
-    self.cfg = cfg = background_prior.resolve(cfg, self.sources)
+    # auto measured on the data, the choice applied: what config.json must record.
+    self.cfg = cfg = background_prior.resolve(cfg, self.sources, given)
     self.steps_per_epoch = pipeline.steps_per_epoch(cfg, self.sources)
     logging.info("Data %s: %d images in A, %d in B; %d steps per epoch", cfg.data.dataset,
                  self.sources["a"].size, self.sources["b"].size, self.steps_per_epoch)
