@@ -28,7 +28,9 @@ def main(mode: str, *args: str) -> None:
   from tests.conftest import tiny
   from tests.helpers import weights
   from uagit_tf import training
-  cfg = tiny(batch_size=2, pool_size=2)  # A full pool by step 1: its swaps are exercised.
+  # A full pool by step 1: its swaps are exercised. The saliency prior's classifier, on
+  # top of the border prior: its step and its targets under the strategy too.
+  cfg = tiny(batch_size=2, pool_size=2, lambda_saliency=5.0)
   if mode == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -41,6 +43,8 @@ def main(mode: str, *args: str) -> None:
     for name, trainer in (("single", single), ("mirrored", mirrored)):
       losses = run_steps(trainer)
       results.update({f"{name}:{k}": v for k, v in weights(trainer.nets).items()})
+      results.update({f"{name}:saliency/{i}": w.numpy()
+                      for i, w in enumerate(trainer.task.saliency.classifier.weights)})
       results.update({f"{name}:loss:{i}:{k}": v for i, l in enumerate(losses)
                       for k, v in l.items()})
       results[f"{name}:pool"] = trainer.pools["b"].images.numpy()
