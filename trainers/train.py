@@ -1,9 +1,12 @@
 """Trains the attention-guided translator (or the CycleGAN baseline) on two domains.
 
     python -m trainers.train --workdir=runs/demo --preset=demo
-    python -m trainers.train --workdir=runs/h2z --dataset=/data/horse2zebra   # paper settings
+    python -m trainers.train --workdir=runs/h2z --dataset=/data/horse2zebra
+    python -m trainers.train --workdir=runs/h2z_paper --dataset=/data/horse2zebra --preset=paper
 
-Every field of uagit_tf.config is a flag (`--help` lists them by concern). Running again
+Every field of uagit_tf.config is a flag (`--help` lists them by concern). The default
+--background_prior=auto looks at the training data first and logs what it chose (README:
+"which to use when"); it never changes a flag given on the command line. Running again
 on an existing workdir resumes it exactly; flags left out are taken from the workdir's
 config.json, architecture flags that disagree with it are an error, and raising --epochs
 continues a finished run.
