@@ -28,10 +28,11 @@ def main(mode: str, *args: str) -> None:
   from tests.conftest import tiny
   from tests.helpers import weights
   from uagit_tf import training
-  # A full pool by step 1: its swaps are exercised. The saliency prior's classifier, on
-  # top of the border prior: its step and its targets under the strategy too.
-  cfg = tiny(batch_size=2, pool_size=2, lambda_saliency=5.0)
+  cfg = tiny(batch_size=2, pool_size=2)  # A full pool by step 1: its swaps are exercised.
   if mode == "mirrored":
+    # The saliency prior's classifier on top of the border prior: its step and its
+    # targets under the strategy too.
+    cfg = tiny(batch_size=2, pool_size=2, lambda_saliency=5.0)
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     out, = args
