@@ -47,12 +47,16 @@ def describe() -> str:
 
 def training_step(config: str, size: int, stage: int = 1, batch: int = 1, **overrides):
   """(cfg, the traced step's function, a batch of A, a batch of B): the paper's networks
-  with `--preset=paper`'s method (`config` "paper") or the default flags' ("default") at
-  `size` px, as the speed benchmarks time them. `overrides`: more config fields."""
+  with `--preset=paper`'s method (`config` "paper"), the default flags' with the border
+  prior ("default") or with the saliency prior ("saliency": what `auto` trains where the
+  border does not show the background) at `size` px, as the speed benchmarks time them.
+  `overrides`: more config fields."""
   from uagit_tf import config as config_lib
   from uagit_tf.data import pipeline
   from uagit_tf.steps import Stage, TrainStep
-  base = config_lib.preset("paper") if config == "paper" else config_lib.Config()
+  base = {"paper": config_lib.preset("paper"), "default": config_lib.Config(),
+          "saliency": config_lib.apply_background_prior(config_lib.Config(), "saliency")
+          }[config]
   cfg = config_lib.override(base, dict(
       image_size=size, load_size=size, batch_size=batch, synthetic_train_size=2 * batch,
       synthetic_test_size=4, image_summary_every=10**9, **overrides))

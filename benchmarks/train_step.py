@@ -35,9 +35,10 @@ from benchmarks.machine import training_step
 flags.DEFINE_list("sizes", ["128", "256"], "Image sizes.")
 flags.DEFINE_list("batches", ["1", "4"], "Global batch sizes.")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16, float16.")
-flags.DEFINE_list("configs", ["paper", "default"],
-                  "paper: --preset=paper's method; default: the default flags' (both at the "
-                  "paper's networks).")
+flags.DEFINE_list("configs", ["paper", "default", "saliency"],
+                  "paper: --preset=paper's method; default: the default flags' (the border "
+                  "prior); saliency: --background_prior=saliency's (all at the paper's "
+                  "networks).")
 flags.DEFINE_integer("repeats", 5, "Timed steps (after --warmup untimed ones).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps after tracing.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the step.")
@@ -141,12 +142,12 @@ def main(argv):
         f"bfloat16 {peaks['bfloat16']:.1f} GFLOP/s ({peaks['bfloat16'] / peaks['float32']:.2f}x)"
         f"; jit_compile={FLAGS.jit_compile}; threads intra/inter-op as the trainer sets "
         "them for the flags given; FLOPs counted from the traced graph")
-  print(f"{'size':>5s}{'batch':>6s}{'precision':>10s}{'config':>8s}{'threads':>8s}{'s/step':>9s}{'pairs/s':>9s}"
+  print(f"{'size':>5s}{'batch':>6s}{'precision':>10s}{'config':>9s}{'threads':>8s}{'s/step':>9s}{'pairs/s':>9s}"
         f"{'GFLOP':>8s}{'GFLOP/s':>9s}{'%f32pk':>8s}{'%ownpk':>8s}{'RSS GiB':>9s}")
   for r in rows:
     rate = r["gflop"] / r["seconds"]
     own = peaks.get(r["precision"], peaks["float32"])
-    print(f"{r['size']:5d}{r['batch']:6d}{r['precision']:>10s}{r['config']:>8s}{r['threads']:>8s}{r['seconds']:9.3f}"
+    print(f"{r['size']:5d}{r['batch']:6d}{r['precision']:>10s}{r['config']:>9s}{r['threads']:>8s}{r['seconds']:9.3f}"
           f"{r['batch'] / r['seconds']:9.2f}{r['gflop']:8.1f}{rate:9.1f}"
           f"{100 * rate / peaks['float32']:8.1f}{100 * rate / own:8.1f}{r['rss_gib']:9.2f}")
   by = {(r["size"], r["batch"], r["precision"]): r for r in rows if r["config"] == "paper"}

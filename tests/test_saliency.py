@@ -83,3 +83,12 @@ def test_larger_crops_are_pooled_so_the_patch_is_the_same_share_of_the_crop():
   # Chance is 0: an untrained classifier's evidence either way is near 1/2, so the
   # target is low and in [0, 1].
   assert 0.0 <= float(tf.reduce_min(targets["a"])) and float(tf.reduce_max(targets["b"])) < 0.5
+
+
+def test_the_speed_benchmarks_time_the_saliency_priors_step():
+  from benchmarks.machine import training_step
+  cfg, step, a, b = training_step("saliency", 32, ngf=8, ndf=8, n_res_blocks=1,
+                                  attention_width=8)
+  assert cfg.loss.background_prior == "saliency" and cfg.loss.lambda_saliency == 5.0
+  losses = step(a, b)
+  assert {"mask_saliency_a", "mask_saliency_b", "saliency_classifier"} <= set(losses)
