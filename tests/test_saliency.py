@@ -48,10 +48,10 @@ def _trained_prior(background_b: str, steps: int = 150) -> tuple:
   red, blue = [0.9, -0.8, -0.8], [-0.8, -0.8, 0.9]
   with eagerly():
     for _ in range(steps):
-      prior.train({"a": tf.constant(_scenes(rng, 4, red)[0]),
-                   "b": tf.constant(_scenes(rng, 4, blue, background_b)[0])})
+      prior.step({"a": tf.constant(_scenes(rng, 4, red)[0]),
+                  "b": tf.constant(_scenes(rng, 4, blue, background_b)[0])})
   (a, mask_a), (b, mask_b) = _scenes(rng, 8, red), _scenes(rng, 8, blue, background_b)
-  targets = prior.targets({"a": tf.constant(a), "b": tf.constant(b)})
+  targets, _ = prior.step({"a": tf.constant(a), "b": tf.constant(b)})  # Before its update.
   return {d: (targets[d].numpy(), mask) for d, mask in (("a", mask_a), ("b", mask_b))}
 
 
@@ -78,7 +78,7 @@ def test_larger_crops_are_pooled_so_the_patch_is_the_same_share_of_the_crop():
   assert prior.pool == 2
   images = tf.random.uniform([2, 128, 128, 3], -1.0, 1.0)
   assert prior.logits(images).shape == [2, 64, 64, 1]
-  targets = prior.targets({"a": images, "b": images})
+  targets, _ = prior.step({"a": images, "b": images})
   assert targets["a"].shape == [2, 128, 128, 1]
   # Chance is 0: an untrained classifier's evidence either way is near 1/2, so the
   # target is low and in [0, 1].

@@ -39,9 +39,8 @@ WORKING_SIZE = 64
 # Its learning rate, times the schedule's (constant: it only trains in stage 1, before
 # the schedule's decay by default).
 CLASSIFIER_LR_MULT = 2.0
-# Each domain's label and the sign that turns a logit into the evidence for it.
+# Each domain's label for the classifier (its logit > 0: B).
 LABELS = {"a": 0.0, "b": 1.0}
-_SIGN = {"a": -1.0, "b": 1.0}
 
 
 def balanced_l1(mask: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
@@ -60,7 +59,6 @@ class SaliencyPrior(tf.Module):
 
   def __init__(self, cfg: config_lib.Config, name: str = "saliency"):
     super().__init__(name=name)
-    self.weight = cfg.loss.lambda_saliency
     self.pool = max(1, cfg.data.image_size // WORKING_SIZE)
     # A PatchGAN of no stride-2 layer and no norm: one 4x4 conv, LeakyReLU, a 4x4 head.
     self.classifier = PatchDiscriminator(cfg.model.ndf, 0, norm_first=False,
@@ -80,25 +78,21 @@ class SaliencyPrior(tf.Module):
       images = tf.nn.avg_pool2d(images, self.pool, self.pool, "VALID")
     return self.classifier(images, use_norm=False)
 
-  def targets(self, real: dict) -> dict[str, tf.Tensor]:
-    """Domain -> its images' saliency [B, H, W, 1] in [0, 1], no gradient: the classifier's
-    confidence in the image's own domain above chance, clip(2P - 1, 0, 1)."""
-    out = {}
-    for d in DOMAINS:
-      evidence = tf.sigmoid(_SIGN[d] * self.logits(real[d]))
-      saliency = tf.clip_by_value(2.0 * evidence - 1.0, 0.0, 1.0)
-      out[d] = tf.stop_gradient(tf.image.resize(saliency, tf.shape(real[d])[1:3], "bilinear"))
-    return out
-
-  def train(self, real: dict) -> dict[str, tf.Tensor]:
-    """One cross-entropy step of the classifier on real A (0) against real B (1); returns
-    its loss to log."""
+  def step(self, real: dict) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+    """One forward pass of the classifier on real A and B, used twice: each image's
+    saliency, its mask's target (the classifier's confidence in the image's own domain
+    above chance, clip(2P - 1, 0, 1), [B, H, W, 1], no gradient), and one cross-entropy
+    step of the classifier on A (0) against B (1). Returns (domain -> targets, its loss
+    to log)."""
+    targets, loss = {}, 0.0
     with tf.GradientTape() as tape:
-      loss = 0.0
       for d in DOMAINS:
         logits = self.logits(real[d])
         loss += 0.5 * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
             tf.fill(tf.shape(logits), LABELS[d]), logits))
+        evidence = tf.sigmoid((2.0 * LABELS[d] - 1.0) * tf.stop_gradient(logits))
+        saliency = tf.clip_by_value(2.0 * evidence - 1.0, 0.0, 1.0)
+        targets[d] = tf.image.resize(saliency, tf.shape(real[d])[1:3], "bilinear")
     precision.apply_gradients(tape, loss, [self.optimizer],
                               [self.classifier.trainable_variables])
-    return {"saliency_classifier": loss}
+    return targets, {"saliency_classifier": loss}

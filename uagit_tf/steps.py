@@ -212,14 +212,14 @@ class TrainStep:
     """One step of `stage` on this replica's share of the global batch.
 
     0. Stage 1: each attention net's polarity vote and levels take in its domain's batch;
-       the saliency prior gives each image's mask its target.
+       the saliency prior gives each image's mask its target, and its classifier learns.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
     3. Stage 1: the keeper takes in each net's mask health (--attention_keep_best).
        Update the networks the stage trains (attention nets in stage 1 only).
     4. Pool each judged fake with its mask; D_tgt learns its reals against pooled fakes,
        both as the stage shows them (masked at tau in stage 2).
-    5. Update the discriminators; in stage 1, the saliency prior's domain classifier.
+    5. Update the discriminators.
     """
     plan, loss_cfg = self.plan(stage), self.cfg.loss
     real = {"a": distribute.replica_slice(batch_a), "b": distribute.replica_slice(batch_b)}
@@ -229,8 +229,10 @@ class TrainStep:
     losses = {}
     if plan.trains_attention:  # Each net's polarity and levels, from its domain's images.
       losses.update(background_prior.update_statistics(self.nets.att, real, likeness))
-    # Each image's saliency, the target of its mask (before the classifier's update).
-    salient = self.saliency.targets(real) if plan.trains_attention and self.saliency else {}
+    salient = {}  # Each image's saliency, its mask's target; the classifier learns on.
+    if plan.trains_attention and self.saliency:
+      salient, classifier_loss = self.saliency.step(real)
+      losses.update(classifier_loss)
 
     with tf.GradientTape() as tape:
       outs = {d: self.direction(real[d.source], d, plan, likeness[d.source])
@@ -274,8 +276,6 @@ class TrainStep:
         losses[f"disc_{tgt}"] = loss
         disc_loss += loss
     self._apply(tape, disc_loss, [f"disc_{d}" for d in DOMAINS], "disc")
-    if salient:
-      losses.update(self.saliency.train(real))
 
     for d, out in outs.items():
       losses.update({f"{name}_{d.source}": value for name, value in
