@@ -43,7 +43,7 @@ flags.DEFINE_integer("image_size", 256, "Input size.")
 flags.DEFINE_integer("repeats", 10, "Timed runs per format (after 2 warm-up runs).")
 flags.DEFINE_string("workdir", None, "Optional trained workdir; default random weights.")
 flags.DEFINE_list("configs", ["paper", "default"], "Without --workdir: paper: --preset=paper's "
-                  "networks and masks; default: the default flags' (guided filter, orient).")
+                  "networks and masks; default: the default flags' (3x3 decoder, guided filter).")
 flags.DEFINE_list("quantize", list(exporting.QUANTIZATIONS), "TFLite kinds to build.")
 flags.DEFINE_string("port_dir", None, "A checkout of github.com/yhlleo/uaggan (benchmarks/port.py).")
 flags.DEFINE_string("torch_python", None, "The python of an environment with torch.")

@@ -15,8 +15,8 @@ def test_off_is_the_paper_preset_and_keeps_what_the_user_set():
   assert {k: config.flat(off)[k] for k in config.PAPER_METHOD} == config.PAPER_METHOD
   # A field set away from its default is the user's: off leaves it.
   mine = config.apply_background_prior(
-      config.Config(loss=config.LossConfig(lambda_mask_ring=2.0)), "off")
-  assert mine.loss.lambda_mask_ring == 2.0 and mine.loss.lambda_mask_background == 0.0
+      config.Config(loss=config.LossConfig(lambda_mask_object=2.0)), "off")
+  assert mine.loss.lambda_mask_object == 2.0 and mine.loss.lambda_mask_background == 0.0
   # on changes no other field.
   on = config.apply_background_prior(config.Config(), "on")
   assert config.flat(on) == {**config.flat(config.Config()), "background_prior": "on"}
@@ -33,11 +33,14 @@ def test_saliency_is_the_paper_with_the_saliency_prior_and_given_fields_win():
   # A field the user named keeps its value even where that is the default (--epochs
   # style flags: `given`), as one set away from its default does.
   mine = config.apply_background_prior(config.Config(), "off",
-                                       given=frozenset({"cycle_object_weight"}))
-  assert mine.loss.cycle_object_weight == 0.0 and mine.schedule.attention_epochs == 30
+                                       given=frozenset({"disc_hide_background"}))
+  assert mine.loss.disc_hide_background and mine.loss.lambda_mask_object == 0.0
   mine = config.apply_background_prior(config.Config(), "saliency",
                                        given=frozenset({"attention_lr_mult"}))
-  assert mine.schedule.attention_lr_mult == 1.0 and mine.loss.lambda_saliency == 5.0
+  assert mine.schedule.attention_lr_mult == 10.0 and mine.loss.lambda_saliency == 5.0
+  mine = config.apply_background_prior(
+      config.override(config.Config(), {"attention_lr_mult": 2.0}), "saliency")
+  assert mine.schedule.attention_lr_mult == 2.0
 
 
 def test_unlike_share_is_the_share_of_colours_the_border_does_not_show():
@@ -73,5 +76,5 @@ def test_auto_trains_the_saliency_prior_where_it_does_not(variant, caplog):
   assert "--background_prior=auto chose saliency" in caplog.text
   assert "% of its pixels" in caplog.text and "share their kind of background" in caplog.text
   # Asked for, the prior stays; a plain CycleGAN has nothing to decide.
-  assert _resolved(variant, background_prior="on").loss.lambda_mask_background == 1.0
+  assert _resolved(variant, background_prior="on").loss.lambda_mask_background == 5.0
   assert _resolved(variant, attention=False).loss.background_prior == "on"

@@ -30,7 +30,7 @@ def test_train_resume_and_translate(tmp_path):
       "--attention_epochs=1", "--decay_epoch=1", "--steps_per_epoch=1",
       "--background_prior=off", "--cycle_object_weight=0")
   saved_paper = json.load(open(os.path.join(paper, "config.json")))["loss"]
-  assert saved_paper["cycle_object_weight"] == 0.0 and saved_paper["lambda_mask_ring"] == 0.0
+  assert saved_paper["cycle_object_weight"] == 0.0 and saved_paper["lambda_mask_background"] == 0.0
 
   # Resume with no flags but more epochs: the saved config is used, the run continues;
   # the strategy and the precision may change on resume (same weights, same checkpoint).

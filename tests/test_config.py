@@ -15,29 +15,29 @@ def test_defaults_are_the_papers_settings():
   assert (s.lr, s.beta1, s.beta2, loss.lambda_cyc, loss.lambda_id) == (1e-4, 0.5, 0.999, 10.0, 0.0)
   assert (loss.mask_threshold, loss.pool_size, cfg.data.batch_size) == (0.1, 50, 1)
   assert (cfg.data.image_size, cfg.data.load_size) == (256, 286)
-  # Not the paper's: stage 1 lasts until the decay (the paper: 30 epochs), and the
-  # object's cycle is left out (docs/method.md).
-  assert s.attention_epochs == 50
+  assert s.attention_epochs == 30
   # Whether the border is background is decided on the data (background_prior.py).
   assert cfg.loss.background_prior == "auto" and config.preset("paper").loss.background_prior == "off"
-  assert cfg.loss.cycle_object_weight == 0.0 and config.preset("demo").loss.cycle_object_weight == 1.0
-  assert cfg.loss.disc_hide_background and not config.preset("demo").loss.disc_hide_background
-  # Stage 1 pulls the masks onto their hard masks; stage 2 shows D what they hold.
-  assert (cfg.loss.lambda_mask_hard, cfg.loss.disc_show_mask_above) == (0.3, 0.5)
-  assert config.preset("demo").loss.lambda_mask_hard == 0.0
-  # The raw mask's border ring held at its background's level (before: not).
-  assert cfg.loss.lambda_mask_ring == 1.0 and config.LEGACY_VALUES["lambda_mask_ring"] == 0
-  assert config.preset("paper").loss.lambda_mask_ring == config.preset("demo").loss.lambda_mask_ring == 0
-  # The masks pulled onto what is not coloured like the border (a workdir from before:
-  # not); D normalises after its first conv as the authors' did (an option turns it off).
-  assert cfg.loss.lambda_mask_object == 0.5 and config.preset("demo").loss.lambda_mask_object == 0
+  # Not the paper's: the border prior's fields, each set back by the paper preset.
+  paper = config.flat(config.preset("paper"))
+  defaults = config.flat(cfg)
+  assert {k for k in defaults if defaults[k] != paper[k]} == set(config.PAPER_METHOD) | {
+      "background_prior"}
+  assert (loss.lambda_mask_background, loss.lambda_mask_object, s.attention_lr_mult) == (5, 5, 10)
+  assert loss.disc_hide_background and cfg.model.attention_decoder_kernel == 3
+  assert loss.cycle_object_weight == 0.0 and config.preset("demo").loss.cycle_object_weight == 1
+  # The border prior's earlier mechanisms are gone; stage 1 is the paper's 30 epochs.
+  assert s.attention_epochs == 30
+  assert {"attention_polarity", "attention_keep_best", "lambda_mask_hard", "lambda_mask_ring",
+          "lambda_mask_margin", "stage1_disc_input"} <= set(config.REMOVED_FIELDS)
+  assert not set(config.REMOVED_FIELDS) & set(config.FIELDS)
+  # A workdir from before keeps what it trained with.
+  assert config.LEGACY_VALUES["attention_lr_mult"] == 1.0
   assert config.LEGACY_VALUES["lambda_mask_object"] == 0
   assert cfg.model.disc_norm_first and "disc_norm_first" not in config.LEGACY_VALUES
-  # A net turned over on one family of backgrounds is turned back (a workdir from before,
-  # the paper and the demo: not).
-  assert cfg.loss.lambda_mask_margin == 0.1 and config.LEGACY_VALUES["lambda_mask_margin"] == 0
-  assert config.preset("paper").loss.lambda_mask_margin == 0
-  assert config.preset("demo").loss.lambda_mask_margin == 0
+  demo = config.preset("demo")
+  assert not demo.loss.disc_hide_background and demo.loss.lambda_mask_object == 0
+  assert demo.schedule.attention_lr_mult == 1.0
 
 
 def test_json_round_trip(tmp_path):
@@ -97,13 +97,13 @@ def test_the_paper_preset_is_the_authors_code():
   cfg = config.preset("paper")
   assert cfg.model.attention_decoder_kernel == 1 and cfg.model.residual_relu
   assert cfg.loss.stage2_fake == "composite" and not cfg.model.disc_norm_stage2
-  assert cfg.loss.stage1_disc_input == "whole" and cfg.model.attention_polarity == "free"
   assert cfg.model.attention_refine_radius == 0 and cfg.loss.lambda_mask_background == 0
   assert cfg.loss.cycle_object_weight == 1.0  # The whole image's cycle, as the paper's.
   assert not cfg.loss.disc_hide_background  # D sees every pixel.
   assert (cfg.schedule.lr, cfg.schedule.epochs, cfg.schedule.attention_epochs) == (1e-4, 100, 30)
   assert cfg.schedule.attention_warmup_epochs == 0 and cfg.loss.lambda_mask == 0
-  assert cfg.loss.lambda_mask_hard == 0 and cfg.loss.lambda_mask_object == 0  # No mask prior.
+  assert cfg.loss.lambda_mask_background == cfg.loss.lambda_mask_object == 0  # No mask prior.
+  assert cfg.schedule.attention_lr_mult == 1.0
   assert cfg.model.disc_norm_first  # Instance norm after every conv of D but the last.
 
 
@@ -130,30 +130,39 @@ def test_a_config_naming_removed_options_loads_with_one_line(tmp_path, caplog):
   cfg = config.preset("tiny")
   saved = cfg.to_dict()
   saved["loss"].update(lambda_mask_tv=0.5, lambda_mask_cycle=0.0, disc_background_swap=0.0,
-                       stage1_disc_input="masked_and_salient")
+                       stage1_disc_input="masked_and_whole", lambda_mask_ring=1.0)
   saved["model"].update(attention_polarity_ballot="colour", attention_polarity_vote=False)
   (tmp_path / "config.json").write_text(json.dumps(saved))
   with caplog.at_level("WARNING"):
     loaded = config.load(str(tmp_path))
-  assert loaded == config.override(cfg, {"stage1_disc_input": "masked_and_whole"})
+  assert loaded == cfg
   lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
   assert len(lines) == 1, lines
-  # It names what was used (not the removed options left at "off"), and what it became.
-  assert "lambda_mask_tv=0.5" in lines[0] and "stage1_disc_input='masked_and_salient'" in lines[0]
-  assert "'masked_and_whole'" in lines[0] and "lambda_mask_cycle" not in lines[0]
-  assert "attention_polarity_vote=False" in lines[0]
-  # A config whose removed options were all off loads silently.
-  for k in ("lambda_mask_tv",):
-    saved["loss"][k] = 0.0
-  saved["model"]["attention_polarity_vote"] = True
-  saved["loss"]["stage1_disc_input"] = "whole"
+  # It names what was used (not the removed options left at "off").
+  assert "lambda_mask_tv=0.5" in lines[0] and "stage1_disc_input='masked_and_whole'" in lines[0]
+  assert "lambda_mask_ring=1.0" in lines[0] and "lambda_mask_cycle" not in lines[0]
+  assert "attention_polarity_vote=False" in lines[0] and "checkpoints" not in lines[0]
+  # The border polarity's nets held one more weight: the line says their checkpoints do
+  # not load here, and what still serves them.
+  saved["model"]["attention_polarity"] = "border"
   (tmp_path / "config.json").write_text(json.dumps(saved))
   caplog.clear()
   with caplog.at_level("WARNING"):
-    assert config.load(str(tmp_path)) == config.override(cfg, {"stage1_disc_input": "whole"})
+    assert config.load(str(tmp_path)) == cfg
+  line, = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+  assert "attention_polarity='border'" in line and "checkpoints do not load here" in line
+  # A config whose removed options were all off loads silently.
+  saved["loss"].update(lambda_mask_tv=0.0, stage1_disc_input="whole", lambda_mask_ring=0.0)
+  saved["model"].update(attention_polarity_vote=True, attention_polarity="free")
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    assert config.load(str(tmp_path)) == cfg
   assert not [r for r in caplog.records if r.levelname == "WARNING"]
   # The flags are gone.
   with pytest.raises(ValueError, match="Unknown config fields"):
     config.preset("tiny", lambda_mask_tv=0.5)
   with pytest.raises(ValueError, match="Unknown config fields"):
     config.preset("tiny", attention_polarity_vote=False)
+  with pytest.raises(ValueError, match="Unknown config fields"):
+    config.preset("tiny", attention_keep_best=0.15)

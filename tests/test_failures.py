@@ -296,32 +296,24 @@ def test_export_versions_are_readable_by_every_user(export_base):
       images=tf.zeros([1, 8, 8, 3], tf.uint8))["mask"].numpy()).all()
 
 
-def test_a_checkpoint_from_before_the_mask_levels_restores_and_measures_them(
-    tmp_path, trained_workdir, caplog):
-  from uagit_tf.data import pipeline
-  from uagit_tf.models.attention import CALIBRATION_IMAGES
-  cfg, nets = workdir_lib.restore_networks(trained_workdir)
-  assert all(float(net.levels[0]) > 0 for net in nets.att.values())  # Trained: measured.
-  # The same weights in a checkpoint as uagit_tf wrote them before it kept the levels.
-  old = tmp_path / "old"
-  shutil.copytree(trained_workdir, old, ignore=shutil.ignore_patterns("checkpoints"))
-  state = {k: v for k, v in nets.checkpointables().items() if not k.startswith("levels_")}
-  tf.train.CheckpointManager(tf.train.Checkpoint(**state), str(old / "checkpoints"), 1).save(7)
-  with caplog.at_level("INFO"):
-    _, restored = workdir_lib.restore_networks(str(old))
-  assert "no mask levels for the A attention net" in caplog.text
-  sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
-  for d, net in restored.att.items():
-    for got, want in zip(net.weights, nets.att[d].weights):
-      np.testing.assert_array_equal(got.numpy(), want.numpy())
-    nets.att[d].calibrate(pipeline.first_images(sources[d], CALIBRATION_IMAGES,
-                                                cfg.data.image_size))
-    np.testing.assert_allclose(net.levels.numpy(), nets.att[d].levels.numpy(), rtol=1e-6)
-  # Where the training data is gone, it still restores, and says what that costs.
-  saved = json.loads((old / "config.json").read_text())
-  saved["data"]["dataset"] = str(tmp_path / "moved")
-  (old / "config.json").write_text(json.dumps(saved))
-  caplog.clear()
-  _, restored = workdir_lib.restore_networks(str(old))
-  assert "its masks come out unscaled" in caplog.text
-  assert all(float(net.levels[0]) == 0.0 for net in restored.att.values())
+def test_a_checkpoint_of_the_removed_border_polarity_is_a_clear_error(tmp_path, caplog):
+  # Its attention nets held a polarity vote before their other weights: a workdir of
+  # uagit_tf before the thirty-third session, with attention_polarity="border".
+  from uagit_tf import config
+  from uagit_tf.models import build_networks
+  cfg = config.preset("tiny")
+  saved = cfg.to_dict()
+  saved["model"]["attention_polarity"] = "border"
+  os.makedirs(tmp_path / "old")
+  (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+  nets = build_networks(cfg.model, cfg.data.image_size, discriminators=False)
+  state = nets.checkpointables()
+  for d, net in nets.att.items():
+    state[f"att_{d}"] = tf.Module()
+    state[f"att_{d}"].weights = [tf.Variable(0.0), *net.weights]
+  tf.train.CheckpointManager(tf.train.Checkpoint(**state), str(tmp_path / "old" / "checkpoints"),
+                             1).save(3)
+  with caplog.at_level("WARNING"), pytest.raises(
+      ValueError, match="does not hold what this config describes .*older uagit_tf: .*shape"):
+    workdir_lib.restore_networks(str(tmp_path / "old"))
+  assert "checkpoints do not load here" in caplog.text and "f0c4d43" in caplog.text

@@ -7,14 +7,10 @@ import tensorflow as tf
 
 from uagit_tf import config
 from uagit_tf import method
-from uagit_tf.background_prior import (BELOW_LEVEL_GRADIENT, LOGIT_MARGIN,
-                                      MARGIN_OBJECT_SHARE, MIN_CONTRAST, border_mean,
-                                      border_ring, colour_margin, margin_shortfall, orient,
-                                      orient_fixed, polarity_margin, ring_gap, statistics)
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
-from uagit_tf.models.attention import MOMENTUM, AttentionNet, guided_filter
+from uagit_tf.models.attention import AttentionNet, guided_filter
 from uagit_tf.models.discriminator import PatchDiscriminator
 from uagit_tf.models.generator import ResnetGenerator
 
@@ -60,8 +56,7 @@ def paper_nets():
 def test_parameter_counts_at_paper_settings(paper_nets):
   assert paper_nets.gen["a"].count_params() == expected_generator_params(32, 9) == 2_855_811
   att = paper_nets.att["a"]
-  # Plus its polarity vote, a weight that is counted, not learned.
-  assert att.count_params() == expected_attention_params(32, 3) + 1
+  assert att.count_params() == expected_attention_params(32, 3)
   assert sum(int(np.prod(w.shape)) for w in att.trainable_weights) == expected_attention_params(32, 3)
   assert paper_nets.disc["a"].count_params() == expected_discriminator_params(64) == 2_766_657
   # Without the norm after its first conv (--disc_norm_first=false): 2 x 64 fewer.
@@ -265,253 +260,6 @@ def test_reflection_pad_rejects_sides_too_short_to_mirror():
     layers.ReflectionPad2D(3)(tf.zeros([1, 3, 8, 1]))
 
 
-def _blob_mask(value_in: float, value_out: float) -> tf.Tensor:
-  """A 32x32 mask: a 8x8 square in the middle at value_in, the rest at value_out."""
-  inside = np.zeros([32, 32], bool)
-  inside[12:20, 12:20] = True
-  return tf.constant(np.where(inside, value_in, value_out)[None, :, :, None], tf.float32)
-
-
-def test_orient_keeps_the_partition_and_makes_the_border_region_background():
-  # Object bright on a grey background: the grey level maps to 0, the object's to 1.
-  right = orient(_blob_mask(0.9, 0.4)).numpy()[0, ..., 0]
-  np.testing.assert_allclose(right, _blob_mask(1.0, 0.0).numpy()[0, ..., 0], atol=1e-6)
-  # The same partition with the polarity inverted (the net selected the background):
-  # flipped, so the object is selected all the same.
-  inverted = orient(_blob_mask(0.1, 0.6)).numpy()[0, ..., 0]
-  np.testing.assert_allclose(inverted, right, atol=1e-3)
-  # A mask that is on exactly where the object is stays as it is.
-  exact = orient(_blob_mask(1.0, 0.0)).numpy()
-  np.testing.assert_allclose(exact, _blob_mask(1.0, 0.0).numpy(), atol=1e-3)
-  # A faint partition is stretched by at most 1 / MIN_CONTRAST: noise stays noise.
-  faint = orient(_blob_mask(0.45, 0.4)).numpy()[0, ..., 0]
-  np.testing.assert_allclose(faint[16, 16], 0.05 / MIN_CONTRAST, rtol=1e-4)
-  assert faint[0, 0] < 1e-5
-  # The decision is the sign of the margin: border mean less mean.
-  margins = polarity_margin(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0))
-  # (The 8x8 square is 1/16 of the mask.)
-  np.testing.assert_allclose(margins.numpy(), [-0.5 / 16, 0.5 / 16], atol=1e-6)
-  # Each image of a batch decides for itself.
-  both = orient(tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)).numpy()
-  np.testing.assert_allclose(both[0], both[1], atol=1e-3)
-
-
-def test_a_vote_gives_every_image_the_nets_polarity():
-  # Image 0: the net selected the object (bright square); image 1: the background.
-  masks = tf.concat([_blob_mask(0.9, 0.4), _blob_mask(0.1, 0.6)], 0)
-  per_image = orient(masks).numpy()
-  square = _blob_mask(1.0, 0.0).numpy()[0]
-  # No vote yet (0): each image decides for itself, as without one.
-  np.testing.assert_array_equal(orient(masks, tf.constant(0.0)).numpy(), per_image)
-  # A negative vote: the net selects objects, so nothing is flipped; image 1's dark
-  # square is below its border level and its mask is empty.
-  kept = orient(masks, tf.constant(-0.3)).numpy()
-  np.testing.assert_allclose(kept[0], square, atol=1e-3)
-  assert kept[1].max() < 1e-6
-  # A positive vote: the net selects backgrounds, so both are flipped.
-  flipped = orient(masks, tf.constant(0.3)).numpy()
-  assert flipped[0].max() < 1e-6
-  np.testing.assert_allclose(flipped[1], square, atol=1e-3)
-
-
-def test_orient_passes_a_share_of_the_gradient_below_the_border_level():
-  # The net selects objects (vote < 0), but this image's square sank below its border's
-  # level: forward, its mask is empty, as a ReLU's; backward, the square's pixels still
-  # get BELOW_LEVEL_GRADIENT of the gradient (here of the mask's sum, over the contrast
-  # MIN_CONTRAST), so a prior pulling them up can lift them again.
-  raw = tf.Variable(_blob_mask(0.1, 0.6))
-  with tf.GradientTape() as tape:
-    mask = orient(raw, tf.constant(-0.3))
-    total = tf.reduce_sum(mask)
-  assert mask.numpy().max() == 0.0
-  grad = tape.gradient(total, raw).numpy()[0, ..., 0]
-  np.testing.assert_allclose(grad[16, 16], BELOW_LEVEL_GRADIENT / MIN_CONTRAST, rtol=1e-5)
-  # The bright case is as before: the gradient of a pixel above the level is 1 / contrast.
-  raw = tf.Variable(_blob_mask(0.5, 0.4))
-  with tf.GradientTape() as tape:
-    total = tf.reduce_sum(orient(raw, tf.constant(-0.3)) * _blob_mask(1.0, 0.0))
-  np.testing.assert_allclose(tape.gradient(total, raw).numpy()[0, 16, 16, 0],
-                             1.0 / MIN_CONTRAST, rtol=1e-5)
-
-
-def test_update_statistics_moves_the_nets_vote_toward_its_images_polarity():
-  x = tf.random.stateless_uniform([3, 32, 32, 3], [3, 4], -1.0, 1.0)  # Odd: no tie.
-  net = AttentionNet(width=8, polarity="border")
-  net(x)
-  assert float(net.vote) == 0.0 and net.vote in net.non_trainable_weights
-  likeness = background_likeness(x)
-  ballot = np.mean(np.sign(colour_margin(net.raw_mask(x), likeness).numpy()))
-  assert ballot != 0
-  net.update_statistics(x, likeness)
-  assert float(net.vote) == pytest.approx((1 - MOMENTUM) * ballot)
-  net.update_statistics(x, likeness)
-  assert float(net.vote) == pytest.approx((1 - MOMENTUM ** 2) * ballot)
-  np.testing.assert_allclose(net(x, training=True).numpy(),
-                             orient(net.raw_mask(x), net.vote).numpy())
-  # The vote is a weight: a copy made from the config and the weights carries it.
-  copy = AttentionNet.from_config(net.get_config())
-  copy(x)
-  copy.set_weights(net.get_weights())
-  assert float(copy.vote) == float(net.vote)
-  # Without the vote (or with free polarity) there is no such weight to update.
-  plain = AttentionNet(width=8, polarity="free")
-  plain(x)
-  plain.update_statistics(x, likeness)
-  assert plain.vote is None and len(plain.weights) == len(net.weights) - 1
-
-
-def test_inference_maps_masks_by_the_weights_levels_not_by_each_images_border():
-  # A right mask of an object that fills the frame: 0.9 everywhere but a patch of
-  # background (0.1) in the middle. Its own border calls the object background: `orient`
-  # (training's, per image) leaves nothing of it.
-  raw = _blob_mask(0.1, 0.9)
-  assert float(tf.reduce_max(orient(raw, tf.constant(-0.5)))) < 1e-5
-  # Inference maps it by the levels stage 1 measured (w 0.5: level 0.1, contrast 0.8).
-  levels = tf.constant([0.5, 0.05, 0.4])
-  kept = orient_fixed(raw, tf.constant(-0.5), levels).numpy()
-  np.testing.assert_allclose(kept, np.where(raw.numpy() > 0.5, 1.0, 0.0), atol=1e-6)
-  # A net whose vote says inverted turns every mask over, whatever its border shows.
-  np.testing.assert_allclose(orient_fixed(1.0 - raw, tf.constant(0.5), levels).numpy(), kept,
-                             atol=1e-6)
-  # A net's inference is that elementwise map of its raw masks, fixed by its weights; its
-  # training masks are `orient`'s.
-  x = tf.random.stateless_uniform([3, 32, 32, 3], [5, 6], -1.0, 1.0)
-  net = AttentionNet(width=8, polarity="border")
-  net(x)
-  net.vote.assign(0.3)
-  net.levels.assign([0.5, 0.2, 0.3])
-  flipped = 1.0 - net.raw_mask(x).numpy()
-  np.testing.assert_allclose(net(x).numpy(), np.clip((flipped - 0.4) / 0.6, 0.0, 1.0), atol=1e-6)
-  np.testing.assert_allclose(net(x[1:2]).numpy(), net(x).numpy()[1:2], atol=1e-6)
-  np.testing.assert_allclose(net(x, training=True).numpy(),
-                             orient(net.raw_mask(x), net.vote).numpy(), atol=1e-6)
-  # `calibrate`: the levels of these images, at once.
-  net.calibrate(x)
-  _, level, contrast = statistics(net.raw_mask(x), net.vote)
-  np.testing.assert_allclose(net.levels.numpy(),
-                             [1.0, np.mean(level.numpy()), np.mean(contrast.numpy())], rtol=1e-5)
-  assert AttentionNet(width=8).levels is None  # Free polarity: the paper's mask as it is.
-
-
-def test_colour_ballot_reads_the_mask_on_the_objects_colours_not_the_ring():
-  # A net that selects its object (0.7 on the 8x8 square, 0.5 elsewhere) but whose
-  # padding brightens a 2-px ring at the image's edge to 0.65, as the held-out set's A
-  # net's did: the ring outweighs the small object in the border ballot, which would
-  # invert the mask; the colour ballot compares the object's pixels with the others.
-  mask = np.where(_blob_mask(1.0, 0.0).numpy() > 0.5, 0.7, 0.5)
-  mask[:, :2], mask[:, -2:], mask[:, :, :2], mask[:, :, -2:] = 0.65, 0.65, 0.65, 0.65
-  mask = tf.constant(mask, tf.float32)
-  likeness = 1.0 - _blob_mask(1.0, 0.0)  # The square's colour is not the border's.
-  assert float(polarity_margin(mask)[0]) > 0
-  ring_share = (32 * 32 - 28 * 28) / (32 * 32 - 64)
-  expected = 0.5 + 0.15 * ring_share - 0.7
-  np.testing.assert_allclose(colour_margin(mask, likeness).numpy(), [expected], rtol=1e-4)
-  net = AttentionNet(width=8, polarity="border")
-  net.raw_mask = lambda images: mask  # The ballot, on this mask.
-  images = tf.zeros([1, 32, 32, 3])
-  net.update_statistics(images, likeness)
-  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM))  # Colour: keep.
-  # An image all in the border's colours (no object) abstains; with no voter the vote stays.
-  net.update_statistics(tf.concat([images, images], 0), tf.concat([likeness, tf.ones_like(likeness)], 0))
-  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM ** 2))
-  net.update_statistics(images, tf.ones_like(likeness))
-  assert float(net.vote) == pytest.approx(-(1 - MOMENTUM ** 2))
-
-
-def test_margin_shortfall_lifts_an_object_the_sigmoid_has_sunk():
-  # The standard set's A net at mix 0.25 (seed 1, 1800 steps): its vote says objects are
-  # bright, but on the A images with B's background the raw mask is 0.00 on the object
-  # and 0.5 on the background, logits about -16 and 0: `orient` maps them to nothing,
-  # and the sigmoid passes no gradient there. In logits the shortfall is linear.
-  likeness = 1.0 - _blob_mask(1.0, 0.0)  # The square's colour is not the border's.
-  sunk = tf.Variable(_blob_mask(-16.0, 0.0))
-  with tf.GradientTape() as tape:
-    shortfall = margin_shortfall(sunk, likeness, tf.constant(-0.5))
-  np.testing.assert_allclose(shortfall.numpy(), [LOGIT_MARGIN + 16.0], rtol=1e-5)
-  grad = tape.gradient(shortfall, sunk).numpy()
-  inside = _blob_mask(1.0, 0.0).numpy() > 0.5
-  np.testing.assert_allclose(grad[inside], -1.0 / 64, rtol=1e-4)  # Each object pixel up,
-  np.testing.assert_allclose(grad[~inside], 1.0 / (32 * 32 - 64), rtol=1e-4)  # the rest down.
-  # The object LOGIT_MARGIN or more above the rest costs nothing.
-  for gap in (LOGIT_MARGIN, 5.0):
-    np.testing.assert_allclose(margin_shortfall(_blob_mask(gap - 3.0, -3.0), likeness,
-                                                tf.constant(-0.5)).numpy(), [0.0], atol=1e-5)
-  # In a net whose vote turns its masks over (> 0), the object is the dark side.
-  np.testing.assert_allclose(margin_shortfall(_blob_mask(-4.0, 1.0), likeness,
-                                              tf.constant(0.9)).numpy(), [0.0], atol=1e-5)
-  np.testing.assert_allclose(margin_shortfall(_blob_mask(1.0, -4.0), likeness,
-                                              tf.constant(0.9)).numpy(), [LOGIT_MARGIN + 5.0],
-                             rtol=1e-5)
-  # An image all in its border's colours has no object to rank: it abstains. So does one
-  # whose texture is merely unlike its border in places (the hard set's object-less
-  # images: likeness 0.3 on a fifth of their pixels), under MARGIN_OBJECT_SHARE clearly.
-  np.testing.assert_allclose(margin_shortfall(sunk, tf.ones_like(likeness),
-                                              tf.constant(-0.5)).numpy(), [0.0])
-  texture = np.ones([1, 32, 32, 1], np.float32)
-  texture[:, ::5] = 0.3
-  texture[:, 0, :3] = 0.1  # 3 of 1024 pixels clearly unlike the border.
-  assert 3 / 1024 < MARGIN_OBJECT_SHARE
-  np.testing.assert_allclose(margin_shortfall(sunk, tf.constant(texture),
-                                              tf.constant(-0.5)).numpy(), [0.0])
-
-
-def test_ring_gap_holds_the_ring_at_the_backgrounds_level():
-  # The held-out set's A net (the vote inverts its masks): object 0.02, background 0.78,
-  # but a 2-px ring at 0.17. Inverted, the ring sets the level at 0.83, the object (0.98)
-  # barely clears it and comes out faint.
-  inside = _blob_mask(1.0, 0.0).numpy() > 0.5
-  ring = border_ring(tf.zeros([1, 32, 32, 1])).numpy() > 0.5
-  assert ring.sum() == 32 * 32 - 28 * 28  # 32 // 16 = 2 px wide.
-  raw = tf.constant(np.where(inside, 0.02, np.where(ring, 0.17, 0.78)), tf.float32)
-  likeness = 1.0 - _blob_mask(1.0, 0.0)
-  np.testing.assert_allclose(orient(raw, tf.constant(0.5)).numpy()[0, 16, 16, 0],
-                             (0.98 - 0.83) / MIN_CONTRAST, rtol=1e-4)
-  with tf.GradientTape() as tape:
-    tape.watch(raw)
-    gap = ring_gap(raw, likeness)
-  np.testing.assert_allclose(gap.numpy(), [0.78 - 0.17], rtol=1e-4)
-  # Only the ring is pulled (up, to the background's level); the inside is the target.
-  grad = tape.gradient(gap, raw).numpy()
-  assert (grad[ring] < 0).all() and (grad[~ring] == 0).all()
-  # At the background's level the ring costs nothing, and the object is whole again.
-  level = tf.constant(np.where(inside, 0.02, 0.78), tf.float32)
-  np.testing.assert_allclose(ring_gap(level, likeness).numpy(), [0.0], atol=1e-5)
-  np.testing.assert_allclose(orient(level, tf.constant(0.5)).numpy()[0, 16, 16, 0], 1.0, rtol=1e-4)
-  # An object cut by the frame (its colours not the border's) is not pulled down with it.
-  cut = np.zeros([1, 32, 32, 1], bool)
-  cut[:, 0:2, 12:20] = True
-  with tf.GradientTape() as tape:
-    framed = tf.constant(np.where(cut, 0.9, raw.numpy()), tf.float32)
-    tape.watch(framed)
-    gap = ring_gap(framed, tf.constant(np.where(cut, 0.0, likeness.numpy()), tf.float32))
-  np.testing.assert_allclose(gap.numpy(), [0.78 - 0.17], rtol=1e-4)
-  grad = tape.gradient(gap, framed).numpy()
-  assert (grad[cut] == 0).all() and (grad[ring & ~cut] < 0).all()
-
-
-def test_border_mean_is_the_mean_over_a_ring_one_sixteenth_wide():
-  mask = np.zeros([1, 64, 64, 1], np.float32)
-  mask[:, :4] = 1.0  # The top ring rows.
-  np.testing.assert_allclose(border_mean(tf.constant(mask)).numpy(),
-                             [64 * 4 / (64 * 64 - 56 * 56)], rtol=1e-6)
-
-
-def test_attention_polarity_border_orients_the_nets_mask():
-  free = AttentionNet(width=8)
-  x = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1.0, 1.0)
-  raw = free(x)
-  oriented = AttentionNet.from_config({**free.get_config(), "polarity": "border"})
-  oriented(x)
-  oriented.set_weights([np.float32(0.0)] + free.get_weights())  # Its vote first, at 0.
-  # In training, with the vote at 0, each mask's own polarity.
-  np.testing.assert_allclose(oriented(x, training=True).numpy(), orient(raw).numpy(), atol=1e-6)
-  np.testing.assert_allclose(oriented.raw_mask(x).numpy(), raw.numpy(), atol=1e-6)
-  # At inference, before any stage-1 step voted and measured: the raw mask as it is.
-  np.testing.assert_allclose(oriented(x).numpy(), raw.numpy(), atol=1e-6)
-  with pytest.raises(ValueError, match="polarity"):
-    AttentionNet(polarity="centre")
-
-
 def _scene(background, blob, size=32):
   """[1, size, size, 3] in [-1, 1]: an RGB background (one colour, or a list of vertical
   stripes' colours) with a square blob of colour `blob`; and the blob's mask."""
@@ -646,10 +394,10 @@ def test_guided_filter_smooths_the_mask_within_colour_regions_and_not_across_the
   np.testing.assert_allclose(flat.numpy(), 0.3, atol=1e-5)
 
 
-def test_attention_refine_radius_refines_the_oriented_mask_and_the_image_gets_no_gradient():
+def test_attention_refine_radius_refines_the_nets_mask_and_the_image_gets_no_gradient():
   x = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1.0, 1.0)
-  plain = AttentionNet(width=8, polarity="border")
-  oriented = plain(x)
+  plain = AttentionNet(width=8)
+  unrefined = plain(x)
   refined = AttentionNet.from_config({**plain.get_config(), "refine_radius": 2})
   refined(x)
   refined.set_weights(plain.get_weights())
@@ -657,7 +405,7 @@ def test_attention_refine_radius_refines_the_oriented_mask_and_the_image_gets_no
     tape.watch(x)
     mask = refined(x)
     total = tf.reduce_sum(mask * tf.random.stateless_uniform(mask.shape, [7, 8]))
-  np.testing.assert_allclose(mask.numpy(), guided_filter(oriented, x, 2, 0.01).numpy(), atol=1e-5)
+  np.testing.assert_allclose(mask.numpy(), guided_filter(unrefined, x, 2, 0.01).numpy(), atol=1e-5)
   assert any(np.abs(g.numpy()).sum() > 0
              for g in tape.gradient(total, refined.trainable_weights))
   # The image reaches the mask through the net, not through the guide: the gradient equals

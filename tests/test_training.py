@@ -22,8 +22,6 @@ from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
 from uagit_tf.domains import DIRECTIONS
 from uagit_tf.method import background_likeness
-from uagit_tf.background_prior import MIN_OBJECT_SHARE, colour_margin, statistics
-from uagit_tf.models.attention import MOMENTUM
 from uagit_tf.steps import Stage, TrainStep
 
 
@@ -47,7 +45,7 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   assert all(np.isfinite(float(v)) for v in losses.values())
   assert {"gen_total", "adv_a2b", "adv_b2a", "cyc_a", "cyc_b", "disc_a", "disc_b",
           "mask_mean_a", "mask_above_tau_b", "mask_above_half_a", "mask_object_b",
-          "mask_ring_a", "mask_vote_b"} <= set(losses)
+          "mask_background_a"} <= set(losses)
   changed = {k.split("/")[0] for k in before if not np.array_equal(before[k], after1[k])}
   assert changed == {"gen_a2b", "gen_b2a", "att_a", "att_b", "disc_a", "disc_b"}
 
@@ -69,42 +67,6 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
 
 
-@pytest.mark.usefixtures("eager")
-def test_stage_one_steps_vote_each_attention_nets_polarity():
-  for cfg in (tiny(),):
-    step, data = TrainStep(cfg), batches(cfg)
-    (a, b), votes = data[0], lambda: {d: float(net.vote) for d, net in step.nets.att.items()}
-    step.run(a, b, Stage.WARMUP)  # The attention nets are held: no vote.
-    assert votes() == {"a": 0.0, "b": 0.0}
-    # One image per batch: its ballot, before the step's update, moves the vote.
-    def margin(net, x):
-      likeness = background_likeness(x)
-      assert np.mean(1.0 - likeness.numpy()) > MIN_OBJECT_SHARE  # It has an object: it votes.
-      return colour_margin(net.raw_mask(x), likeness)
-    ballots = {d: float(np.sign(margin(net, x).numpy()[0]))
-               for (d, net), x in zip(step.nets.att.items(), (a, b))}
-    # ... then the levels take in the batch's `orient` statistics in the voted polarity.
-    levels = {d: [1.0, *(float(np.mean(v)) for v in statistics(
-                  net.raw_mask(x), tf.constant((1 - MOMENTUM) * ballots[d]))[1:])]
-              for (d, net), x in zip(step.nets.att.items(), (a, b))}
-    losses = step.run(a, b, Stage.ATTENTION)
-    assert votes() == pytest.approx({d: (1 - MOMENTUM) * v for d, v in ballots.items()})
-    assert all(ballots.values())
-    assert {d: float(losses[f"mask_vote_{d}"]) for d in "ab"} == pytest.approx(votes())
-    for d, net in step.nets.att.items():
-      np.testing.assert_allclose(net.levels.numpy(), (1 - MOMENTUM) * np.array(levels[d]),
-                                 rtol=1e-5)
-    voted, kept = votes(), {d: net.levels.numpy() for d, net in step.nets.att.items()}
-    step.run(a, b, Stage.MASKED)  # Frozen with the attention nets.
-    assert votes() == voted
-    for d, net in step.nets.att.items():
-      np.testing.assert_array_equal(net.levels.numpy(), kept[d])
-  # Free polarity (the paper's): no vote, no levels, nothing to update.
-  free = TrainStep(tiny(attention_polarity="free"))
-  assert all(net.vote is None and net.levels is None for net in free.nets.att.values())
-  assert "mask_vote_a" not in free.run(a, b, Stage.ATTENTION)
-
-
 def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   a, b = batches(tiny(), 1)[0]
   # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
@@ -122,20 +84,8 @@ def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   real_mask = step.nets.att["b"](b)
   real_in = step.judge_input(b, real_mask, masked).numpy()
   assert np.all(real_in[real_mask.numpy()[..., 0] <= tau] == 0)
-  # Stage 1 (default): two views in one batch, the composite times its mask (the attention
-  # net learning what D sees) and the whole composite; reals likewise.
-  both = step.plan(Stage.ATTENTION)
-  out1 = step.direction(a, DIRECTIONS["a2b"], both)
-  np.testing.assert_array_equal(out1["judged"].numpy(), np.concatenate(
-      [(out1["translated"] * out1["mask"]).numpy(), out1["translated"].numpy()]))
-  np.testing.assert_array_equal(step.judge_input(b, real_mask, both).numpy(),
-                                np.concatenate([(b * real_mask).numpy(), b.numpy()]))
-  # Only the masked view.
-  learned = TrainStep(tiny(stage1_disc_input="masked_learned")).plan(Stage.ATTENTION)
-  np.testing.assert_array_equal(step.judge_input(b, real_mask, learned).numpy(),
-                                (b * real_mask).numpy())
-  # Stage 1 as in the paper: the whole composite goes to the discriminator.
-  whole = TrainStep(tiny(mask_threshold=tau, stage1_disc_input="whole")).plan(Stage.ATTENTION)
+  # Stage 1, as in the paper: the whole composite goes to the discriminator.
+  whole = step.plan(Stage.ATTENTION)
   np.testing.assert_array_equal(step.judge_input(b, real_mask, whole).numpy(), b.numpy())
   out1 = step.direction(a, DIRECTIONS["a2b"], whole)
   np.testing.assert_array_equal(out1["judged"].numpy(), out1["translated"].numpy())
@@ -351,24 +301,18 @@ def base_steps():
 @pytest.mark.parametrize("option,value,stage,terms,nets_affected", [
     # Identity L1 (not in the paper): a loss per domain, weighted into the generators'.
     ("lambda_id", 0.5, Stage.ATTENTION, {"id_a", "id_b"}, GENS),
-    # Mask priors (not in the paper): of the generator-side nets only the attention nets
-    # feel them; the discriminators then see reals through the attention nets' new masks.
-    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, ATTS | DISCS),
-    # The background and hard-mask priors (on by default) reach the attention nets alone.
-    ("lambda_mask_background", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
-    ("lambda_mask_hard", 0.0, Stage.ATTENTION, set(), ATTS | DISCS),
-    # The object's cycle counts less: the generators and the attention nets (through s'')
-    # learn otherwise; in stage 1 the discriminators then see reals through new masks.
-    ("cycle_object_weight", 0.2, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    # Mask priors (not in the paper), the two colour priors among them (on by default):
+    # of all the nets only the attention nets feel them (stage 1's D sees whole images).
+    ("lambda_mask", 0.5, Stage.ATTENTION, {"mask_l1_a", "mask_l1_b"}, ATTS),
+    ("lambda_mask_background", 0.0, Stage.ATTENTION, set(), ATTS),
+    ("lambda_mask_object", 0.0, Stage.ATTENTION, set(), ATTS),
+    # The object's cycle counts (0 by default): the generators and the attention nets
+    # (through s'') learn otherwise.
+    ("cycle_object_weight", 0.2, Stage.ATTENTION, set(), GENS | ATTS),
     ("cycle_object_weight", 0.2, Stage.MASKED, set(), GENS),
     # Discriminator-side options change the discriminators and what they teach.
     ("disc_norm_stage2", True, Stage.MASKED, set(), GENS | DISCS),
-    # D sees one view instead of two: every network learns from other scores.
-    ("stage1_disc_input", "masked_learned", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
-    ("stage1_disc_input", "whole", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
-    # The paper's free polarity, or no guided filter: other masks, so everything trains
-    # differently.
-    ("attention_polarity", "free", Stage.ATTENTION, set(), GENS | ATTS | DISCS),
+    # No guided filter: other masks, so everything trains differently.
     ("attention_refine_radius", 0.0, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
     # D sees the background too: everything learns from other scores.
     ("disc_hide_background", False, Stage.ATTENTION, set(), GENS | ATTS | DISCS),
@@ -377,10 +321,10 @@ def base_steps():
     ("disc_show_mask_above", 1.0, Stage.ATTENTION, set(), set()),
     # Stage 2 judges F(s) instead of s': the generators learn from other fakes.
     ("stage2_fake", "generated", Stage.MASKED, set(), GENS | DISCS),
-    # Faster attention nets: other masks, so D sees its reals through them; stage 2's
-    # frozen nets take no step at any rate.
-    ("attention_lr_mult", 10.0, Stage.ATTENTION, set(), ATTS | DISCS),
-    ("attention_lr_mult", 10.0, Stage.MASKED, set(), set()),
+    # Slower attention nets (the paper's rate); stage 2's frozen nets take no step at any
+    # rate.
+    ("attention_lr_mult", 1.0, Stage.ATTENTION, set(), ATTS),
+    ("attention_lr_mult", 1.0, Stage.MASKED, set(), set()),
     # The saliency prior is stage 1's alone (its own test: below).
     ("lambda_saliency", 5.0, Stage.MASKED, set(), set()),
 ])
@@ -392,8 +336,7 @@ def test_each_option_changes_the_step_where_it_should(base_steps, option, value,
   if terms:  # The new terms enter the generators' objective with their weight.
     extra = value * sum(with_option[t] for t in terms)
     assert with_option["gen_total"] == pytest.approx(base["gen_total"] + extra, rel=1e-5)
-  # A weight only one of them holds (a free polarity has no vote) counts as moved. A net
-  # that learns otherwise moves by about the lr (Adam's first step); another graph's
+  # A weight only one of them holds counts as moved. A net that learns otherwise moves by about the lr (Adam's first step); another graph's
   # rounding of a near-zero gradient (1e-11 seen) does not count.
   moved = {k.split("/")[0] for k in base_w.keys() | option_w.keys()
            if k not in base_w or k not in option_w or base_w[k].shape != option_w[k].shape
@@ -416,7 +359,7 @@ def test_the_saliency_prior_pulls_the_masks_and_trains_its_classifier(base_steps
       base["gen_total"] + 5.0 * sum(losses[t] for t in terms), rel=1e-5)
   moved = {k.split("/")[0] for k, w in weights(step.nets).items()
            if not np.allclose(w, base_w[k], rtol=0, atol=1e-7)}
-  assert moved == ATTS | DISCS
+  assert moved == ATTS
   assert not any(np.array_equal(w.numpy(), c)
                  for w, c in zip(step.saliency.classifier.weights, classifier))
   # Training only: checkpointed beside the networks, nothing of it among them.
@@ -424,13 +367,13 @@ def test_the_saliency_prior_pulls_the_masks_and_trains_its_classifier(base_steps
   assert "domain_classifier" not in step.nets.by_name()
 
 
-@pytest.mark.parametrize("prior", ["background", "hard"])
+@pytest.mark.parametrize("prior", ["background", "object"])
 def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, prior):
   base, _ = base_steps[Stage.ATTENTION]
   terms, field = [f"mask_{prior}_a", f"mask_{prior}_b"], f"lambda_mask_{prior}"
   weight = getattr(config.Config().loss, field)
   assert weight > 0 and all(t in base for t in terms)
-  # A share of the border-coloured pixels; a mean distance from the hard mask.
+  # A share of the border-coloured pixels covered; of the others, left out.
   assert all(0.0 < base[t] < 1.0 for t in terms)
   tripled, _ = _one_step(tiny(**{field: 3.0 * weight}), Stage.ATTENTION)
   assert tripled["gen_total"] == pytest.approx(
@@ -438,41 +381,20 @@ def test_the_default_priors_enter_the_objective_with_their_weight(base_steps, pr
 
 
 @pytest.mark.usefixtures("eager")
-def test_the_hard_mask_prior_is_each_pixels_distance_from_its_side_of_tau():
-  cfg = tiny(lambda_mask_ring=0.0, lambda_mask_margin=0.0)  # A 6x1 mask: no ring, no margin.
-  step = TrainStep(cfg)
-  mask = tf.constant([0.0, 0.05, 0.1, 0.3, 0.9, 1.0])[None, :, None, None]
-  source = tf.zeros([1, 6, 1, 3])
-  out = {"mask": mask, "source": source, "back_mask": mask,
-         "likeness": lambda: background_likeness(source)}  # As `direction` gives it.
-  prior = {name: value for name, _, value
-           in background_prior.mask_priors(step.cfg.loss, out)}["mask_hard"]
-  # Pixels at or below tau = 0.1 are pulled to 0, those above it to 1.
-  assert float(prior) == pytest.approx((0.0 + 0.05 + 0.1 + 0.7 + 0.1 + 0.0) / 6)
-
-
-@pytest.mark.usefixtures("eager")
-def test_the_margin_prior_is_the_batchs_mean_shortfall_in_logits():
-  # A new net's masks are rarely inverted, so a step from init may not show the prior;
-  # its place in the objective is read off `background_prior.mask_priors`, on a batch of
-  # two 32x32 masks: one turned over (object logits -16, background 0), one in the net's
-  # polarity.
-  step = TrainStep(tiny())  # the default weight, 0.1
-  inside = np.zeros([1, 32, 32, 1], bool)
-  inside[:, 12:20, 12:20] = True
-  logits = tf.constant(np.concatenate([np.where(inside, -16.0, 0.0),
-                                       np.where(inside, 3.0, -3.0)]), tf.float32)
-  likeness = tf.constant(np.where(np.concatenate([inside, inside]), 0.0, 1.0), tf.float32)
-  out = {"mask": tf.sigmoid(logits), "back_mask": tf.sigmoid(logits),
-         "likeness": lambda: likeness, "raw_logits": lambda: logits,
-         "raw_mask": lambda: tf.sigmoid(logits), "vote": tf.constant(-0.5)}
-  priors = {name: (weight, value)
-            for name, weight, value in background_prior.mask_priors(step.cfg.loss, out)}
-  weight, value = priors["mask_margin"]
-  assert weight == 0.1 and float(value) == pytest.approx((16.0 + 0.0) / 2, rel=1e-5)
-  # Off (as in the paper and demo presets): no such term.
-  off = tiny(lambda_mask_margin=0.0).loss
-  assert "mask_margin" not in {name for name, _, _ in background_prior.mask_priors(off, out)}
+def test_the_colour_priors_are_a_balanced_l1_to_the_pixels_unlike_the_border():
+  # A 6x1 image, likeness b = (1, 1, 1, 1, 0, 0): four border-coloured pixels, two others.
+  step = TrainStep(tiny())
+  likeness = tf.constant([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])[None, :, None, None]
+  def priors(mask):
+    out = {"mask": tf.constant(mask)[None, :, None, None], "likeness": lambda: likeness}
+    return {name: float(value) for name, _, value
+            in background_prior.mask_priors(step.cfg.loss, out)}
+  # The target 1 - b costs nothing; its inverse everything; each side counts as a share.
+  assert priors([0.0, 0.0, 0.0, 0.0, 1.0, 1.0]) == {"mask_background": 0.0, "mask_object": 0.0}
+  assert priors([1.0, 1.0, 1.0, 1.0, 0.0, 0.0]) == pytest.approx(
+      {"mask_background": 1.0, "mask_object": 1.0}, rel=1e-5)
+  assert priors([0.5, 0.0, 0.0, 0.0, 1.0, 0.0]) == pytest.approx(
+      {"mask_background": 0.5 / 4, "mask_object": 1.0 / 2}, rel=1e-5)
 
 
 def test_the_plain_cyclegan_keeps_the_whole_images_cycle():
@@ -498,7 +420,7 @@ def test_hiding_the_background_blanks_what_was_background_in_the_source():
   left = np.zeros(a.shape[:3] + (1,), np.float32)
   left[:, :, : a.shape[2] // 2] = 0.6
   shown_by = lambda cfg, plan: background_prior.shown(cfg.loss, of_a, left,
-                                                      plan.masked == "hard")
+                                                      plan.masked)
   np.testing.assert_allclose(shown_by(cfg, stage1).numpy(), shown, atol=1e-6)
   # Stage 2 (masks frozen) also shows every pixel its own mask puts above 0.5, hidden
   # background colours or not; here some are.
@@ -548,8 +470,7 @@ def test_mask_health_warns_once_per_epoch_about_a_dead_or_full_mask():
   # The advice names the defaults as config has them.
   defaults = config.flat(config.Config())
   assert f"--cycle_object_weight={defaults['cycle_object_weight']}" in said[2][0]
-  assert (f"--attention_refine_radius={defaults['attention_refine_radius']}" in said[2][1]
-          and f"--stage1_disc_input={defaults['stage1_disc_input']}" in said[2][1]
+  assert (f"--background_prior={defaults['background_prior']}" in said[2][1]
           and f"--lambda_mask_background={defaults['lambda_mask_background']}" in said[2][1]
           and f"--disc_hide_background={defaults['disc_hide_background']}" in said[2][1])
   assert len(health.update(both, 1)) == 2  # ... and epoch.
@@ -567,7 +488,7 @@ def test_mask_health_warns_about_a_faint_mask_whose_mean_looks_alive():
   assert [len(s) for s in said] == [0, 0, 1]
   assert "b2a: the mask is faint (0.00% of pixels above 0.5" in said[2][0]
   assert f"--lambda_mask_object={config.flat(config.Config())['lambda_mask_object']}" in said[2][0]
-  assert "--lambda_mask_ring=1.0" in said[2][0]
+  assert "--attention_lr_mult=10.0" in said[2][0]
   # A dead mask is said to be dead, not also faint.
   dead = {**faint_b, "mask_mean_b": 0.01}
   assert [len(health.update(dead, 1)) for _ in range(3)] == [0, 0, 1]

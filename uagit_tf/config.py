@@ -24,9 +24,7 @@ from typing import Any
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 SYNTHETIC_VARIANTS = ("standard", "hard", "clutter", "fill")
-ATTENTION_POLARITIES = ("border", "free")
 STAGE2_FAKES = ("composite", "generated")
-STAGE1_DISC_INPUTS = ("whole", "masked_learned", "masked_and_whole")
 BACKGROUND_PRIORS = ("auto", "on", "off", "saliency")
 CONFIG_FILE = "config.json"
 
@@ -56,7 +54,6 @@ class ModelConfig:
   n_res_blocks: int = _f(9, "Generator residual blocks (6 is usual below 256 px).")
   attention: bool = _f(True, "False: plain CycleGAN, the baseline (mask = all ones).")
   attention_width: int = _f(32, "Attention net base width (authors: 32).")
-  attention_polarity: str = _f("border", "border: the mask's region holding the image border is background (not paper).", ATTENTION_POLARITIES)
   attention_refine_radius: float = _f(0.125, "Guided filter of masks by image: radius, share of image_size; 0: off (paper).")
   attention_refine_eps: float = _f(0.001, "Guided filter ridge: larger smooths masks, smaller follows colour edges.")
   attention_decoder_kernel: int = _f(3, "Attention decoder and last conv: 3 (7x7 last; not the paper), or 1x1 (authors').")
@@ -104,10 +101,9 @@ class DataConfig:
 class ScheduleConfig:
   """Epochs, the two stages, and the optimizers."""
   epochs: int = _f(100, "Total epochs (stage 1 + stage 2).")
-  attention_epochs: int = _f(50, "Epochs of stage 1 (the paper: 30); stage 2 freezes the attention nets.")
+  attention_epochs: int = _f(30, "Epochs of stage 1 (the paper's 30); stage 2 freezes the attention nets.")
   attention_warmup_epochs: int = _f(0, "First epochs with the attention nets held (not in the paper).")
-  attention_lr_mult: float = _f(1.0, "Attention nets' lr is lr times this (not in the paper; saliency prior: 10).")
-  attention_keep_best: float = _f(0.15, "Restore a net's best stage-1 state if its health fell by this share; 0: paper.")
+  attention_lr_mult: float = _f(10.0, "Attention nets' lr is lr times this (not in the paper: 1).")
   steps_per_epoch: int = _f(0, "Steps per epoch; 0: max(|train A|, |train B|) / batch_size.")
   lr: float = _f(1e-4, "Adam learning rate of every network (authors: 1e-4).")
   decay_epoch: int = _f(50, "LR constant before this epoch, then linear to 0.")
@@ -122,8 +118,6 @@ class ScheduleConfig:
     _check(0 <= self.attention_warmup_epochs <= self.attention_epochs,
            f"attention_warmup_epochs must be in [0, attention_epochs={self.attention_epochs}], "
            f"got {self.attention_warmup_epochs}")
-    _check(0 <= self.attention_keep_best < 1,
-           f"attention_keep_best must be in [0, 1), got {self.attention_keep_best}")
     _check(0 <= self.decay_epoch <= self.epochs,
            f"decay_epoch must be in [0, epochs={self.epochs}], got {self.decay_epoch}")
     _check(self.lr > 0 and self.attention_lr_mult > 0, "lr and attention_lr_mult must be > 0, "
@@ -138,16 +132,12 @@ class LossConfig:
   lambda_id: float = _f(0.0, "Weight of an identity L1 loss (not in the paper).")
   lambda_saliency: float = _f(0.0, "Stage-1 weight of masks' balanced L1 to a domain saliency (not in the paper).")
   lambda_mask: float = _f(0.0, "Weight of an L1 prior on the masks in stage 1 (not in the paper).")
-  lambda_mask_hard: float = _f(0.3, "Stage-1 weight of |m - [m > tau]|: masks pulled to 0 or 1 (not in the paper).")
-  lambda_mask_background: float = _f(1.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
-  lambda_mask_object: float = _f(0.5, "Stage-1 weight of the share of the other pixels left out (not in the paper).")
-  lambda_mask_margin: float = _f(0.1, "Stage-1 weight of a hinge on raw mask logits, object vs border (not in paper).")
-  lambda_mask_ring: float = _f(1.0, "Stage-1 weight of |raw mask's border ring - its background| (not in the paper).")
+  lambda_mask_background: float = _f(5.0, "Stage-1 weight of the share of border-coloured pixels masked (not in the paper).")
+  lambda_mask_object: float = _f(5.0, "Stage-1 weight of the share of the other pixels left out (not in the paper).")
   disc_hide_background: bool = _f(True, "D sees no pixel coloured like its source image's border (not in the paper).")
   disc_hide_start: float = _f(0.5, "--disc_hide_background: pixels with border likeness b <= this are shown.")
   disc_hide_end: float = _f(0.9, "--disc_hide_background: pixels with b >= this are hidden (linear between).")
   disc_show_mask_above: float = _f(0.5, "--disc_hide_background in stage 2: show the pixels whose mask exceeds this.")
-  stage1_disc_input: str = _f("masked_and_whole", "Stage-1 D sees images times their masks and whole, or whole (paper).", STAGE1_DISC_INPUTS)
   mask_threshold: float = _f(0.1, "tau: stage-2 discriminators see pixels whose mask exceeds it.")
   stage2_fake: str = _f("composite", "Stage-2 fake for D: composite s' (authors' code) or generated F(s).", STAGE2_FAKES)
   pool_size: int = _f(50, "Image pool of (fake, mask) pairs per discriminator; 0: none.")
@@ -158,11 +148,8 @@ class LossConfig:
            f"{BACKGROUND_PRIORS}, got {self.background_prior!r}")
     _check(0.0 <= self.mask_threshold < 1.0,
            f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
-    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_hard",
-              "lambda_mask_background", "lambda_mask_object", "lambda_mask_ring",
-              "lambda_mask_margin", "lambda_saliency")
-    _check(self.stage1_disc_input in STAGE1_DISC_INPUTS, "stage1_disc_input must be one of "
-           f"{STAGE1_DISC_INPUTS}, got {self.stage1_disc_input!r}")
+    _at_least(self, 0, "pool_size", "lambda_id", "lambda_mask", "lambda_mask_background",
+              "lambda_mask_object", "lambda_saliency")
     _check(0.0 <= self.cycle_object_weight <= 1.0,
            f"cycle_object_weight must be in [0, 1], got {self.cycle_object_weight}")
     _check(0.0 <= self.disc_hide_start < self.disc_hide_end <= 1.0,
@@ -209,28 +196,27 @@ FIELDS = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fi
 FROZEN_FIELDS = frozenset({"image_size", "pool_size"})
 # Fields added after uagit_tf 0.1, with the value that reproduces a config.json that lacks
 # them: a workdir or export made before keeps its behaviour.
-LEGACY_VALUES = {"residual_relu": False, "attention_polarity": "free",
-                 "attention_refine_radius": 0.0,
-                 "stage2_fake": "generated", "lambda_mask_hard": 0.0,
-                 "lambda_mask_background": 0.0,
-                 "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0,
-                 "attention_keep_best": 0.0, "cycle_object_weight": 1.0,
+LEGACY_VALUES = {"residual_relu": False, "attention_refine_radius": 0.0,
+                 "stage2_fake": "generated", "lambda_mask_background": 0.0,
+                 "lambda_mask_object": 0.0, "cycle_object_weight": 1.0,
                  "disc_hide_background": False,
                  "disc_hide_start": 0.0, "disc_hide_end": 1.0, "disc_show_mask_above": 1.0,
-                 "stage1_disc_input": "whole",
                  "synthetic_variant": "standard",
+                 # Added in the thirty-first session, when the default was 1.
+                 "attention_lr_mult": 1.0,
                  # Its fields hold what the run trained with: "on" changes none.
                  "background_prior": "on"}
 
-# Research options removed since, each off by default and beaten (their runs are in
-# docs/experiments.md), with the value that meant "off". A config.json that names them
-# loads without them, and says so in one line.
+# Research options removed since, each beaten (their runs are in docs/experiments.md),
+# with the value that meant "off". A config.json that names them loads without them, and
+# says so in one line. The last six were the border prior's until the thirty-third
+# session, when its seven remaining departures matched or beat them.
 REMOVED_FIELDS = {"lambda_mask_tv": 0.0, "lambda_mask_binary": 0.0, "lambda_mask_cycle": 0.0,
                   "disc_background_swap": 0.0, "attention_polarity_ballot": "colour",
-                  "attention_polarity_vote": True}
-# Values removed from fields that remain: the value a config.json's old one now loads as.
-REMOVED_VALUES = {"stage1_disc_input": {"masked": "masked_learned",
-                                        "masked_and_salient": "masked_and_whole"}}
+                  "attention_polarity_vote": True, "attention_polarity": "free",
+                  "attention_keep_best": 0.0, "lambda_mask_hard": 0.0,
+                  "lambda_mask_margin": 0.0, "lambda_mask_ring": 0.0,
+                  "stage1_disc_input": "whole"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,18 +245,16 @@ class Config:
       _check(isinstance(fields, dict), f"Config section {section!r} is not a mapping")
       values.update(fields)
     removed = {k: values.pop(k) for k in REMOVED_FIELDS if k in values}
-    for k, renamed in REMOVED_VALUES.items():
-      if values.get(k) in renamed:
-        removed[k] = values[k]
-        values[k] = renamed[values[k]]
-    used = {k: v for k, v in removed.items() if v != REMOVED_FIELDS.get(k)}
+    used = {k: v for k, v in removed.items() if v != REMOVED_FIELDS[k]}
     if used:
       logging.warning(
           "This config names options uagit_tf no longer has (%s); it loads without them%s. "
           "docs/experiments.md has their runs.",
           ", ".join(f"{k}={v!r}" for k, v in sorted(used.items())),
-          "" if set(used) <= set(REMOVED_FIELDS) else
-          ", stage1_disc_input as " + repr(values.get("stage1_disc_input")))
+          # The one removed field that the weights' layout depended on.
+          " (attention_polarity='border' nets held a polarity vote: their checkpoints do "
+          "not load here; their exports still serve, and uagit_tf at commit f0c4d43 loads "
+          "them)" if "attention_polarity" in used else "")
     return override(cls(), {**LEGACY_VALUES, **values})
 
 
@@ -296,13 +280,15 @@ def flat(cfg: Config) -> dict[str, Any]:
 
 # The paper's value of each field where the defaults depart from it (the authors' code in
 # every respect docs/method.md lists, their 1x1 attention decoder included): what
-# --background_prior=off sets (uagit_tf/background_prior.py).
-PAPER_METHOD = {"attention_decoder_kernel": 1, "attention_polarity": "free",
-                "attention_refine_radius": 0.0, "stage1_disc_input": "whole",
+# --background_prior=off sets (uagit_tf/background_prior.py). The border prior is the
+# defaults: the masks' target is the pixels coloured unlike the image's border, the
+# discriminators do not see border colours, the cycle loss leaves out the object the
+# target holds the mask on, and the attention nets learn fast enough to follow the target,
+# with a 3x3 decoder and a guided filter that put the mask's edges on the image's.
+PAPER_METHOD = {"attention_decoder_kernel": 1, "attention_refine_radius": 0.0,
                 "lambda_mask_background": 0.0, "lambda_mask_object": 0.0,
-                "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0, "attention_keep_best": 0.0,
-                "cycle_object_weight": 1.0, "disc_hide_background": False,
-                "lambda_mask_hard": 0.0, "attention_epochs": 30}
+                "disc_hide_background": False, "attention_lr_mult": 1.0,
+                "cycle_object_weight": 1.0}
 
 # --background_prior=saliency: the paper's method and a domain classifier's saliency as
 # the masks' target, with attention nets fast enough to follow it (uagit_tf/saliency.py).
@@ -325,11 +311,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # attention warm-up and lr 2e-4. The built-in set's backgrounds overlap (mix 0.25), the
     # case the paper's whole-image stage 1 handles; at this budget it finds whole animals
     # (docs/experiments.md, E10).
-    "demo": {"stage1_disc_input": "whole", "attention_polarity": "free",
-             "attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
-             "lambda_mask_object": 0.0, "lambda_mask_ring": 0.0, "lambda_mask_margin": 0.0,
-             "attention_keep_best": 0.0, "cycle_object_weight": 1.0, "disc_hide_background": False,
-             "lambda_mask_hard": 0.0, "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
+    "demo": {"attention_refine_radius": 0.0, "lambda_mask_background": 0.0,
+             "lambda_mask_object": 0.0, "disc_hide_background": False, "cycle_object_weight": 1.0,
+             "attention_lr_mult": 1.0, "ngf": 16, "ndf": 32, "n_res_blocks": 4, "attention_width": 16,
              "image_size": 64, "load_size": 72, "epochs": 10, "attention_epochs": 3,
              "attention_warmup_epochs": 1, "decay_epoch": 5, "steps_per_epoch": 200,
              "lr": 2e-4, "checkpoint_every": 200, "summary_every": 20,

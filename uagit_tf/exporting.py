@@ -314,10 +314,10 @@ def _convert_int8(converter: tf.lite.TFLiteConverter, float_io: bool,
                   representative: np.ndarray) -> bytes:
   """int8 everywhere but the ops under attention.FLOAT_SCOPE, which stay float32.
 
-  Those post-process one-channel masks: the weights' levels (an elementwise map) and the
-  guided filter's 3x3 solves over determinants as small as eps^3, which int8 rounds to 0.
-  They are a small share of the model's arithmetic. The converter's own int8 path cannot leave named ops
-  in float; its quantization debugger can (`denylisted_nodes`).
+  Those post-process one-channel masks: the guided filter's 3x3 solves over determinants
+  as small as eps^3, which int8 rounds to 0. They are a small share of the model's
+  arithmetic. The converter's own int8 path cannot leave named ops in float; its
+  quantization debugger can (`denylisted_nodes`).
   """
   float_model = _converted(converter.convert)  # Names the ops to keep, as TFLite has them.
   scope = f"/{attention.FLOAT_SCOPE}/"

@@ -33,38 +33,35 @@ def full_mask(images: tf.Tensor) -> tf.Tensor:
   return tf.ones_like(images[..., :1])
 
 
-def translate(images: tf.Tensor, gen, att, training: bool = False) -> dict[str, tf.Tensor]:
+def translate(images: tf.Tensor, gen, att) -> dict[str, tf.Tensor]:
   """One direction at inference or in training: mask, raw generator output, composite.
 
   Args:
     images: [B, H, W, 3] in [-1, 1], H and W multiples of 4.
     gen: the generator of this direction.
     att: the attention net of the source domain, or None (plain CycleGAN).
-    training: the attention net's masks as stage 1 trains them (`AttentionNet.call`).
   Returns:
     mask [B, H, W, 1] in [0, 1], generated and translated [B, H, W, 3] in [-1, 1].
   """
   generated = gen(images)
-  mask = att(images, training=training) if att is not None else full_mask(images)
+  mask = att(images) if att is not None else full_mask(images)
   return {"mask": mask, "generated": generated,
           "translated": composite(mask, generated, images)}
 
 
-def cycle(images: tf.Tensor, nets, direction: Direction,
-          training: bool = False) -> tuple[dict, dict]:
+def cycle(images: tf.Tensor, nets, direction: Direction) -> tuple[dict, dict]:
   """s -> s' -> s'' (Eq. 1-2): `translate` forward, then back with the other direction's
   generator and the target domain's attention net, composited over s'.
 
   Args:
     images: [B, H, W, 3] in [-1, 1] of direction.source.
     nets: a `models.Networks`.
-    training: as `translate`'s.
   Returns:
     (forward, backward): `translate`'s dicts; backward["translated"] is s''.
   """
   source, target = direction
-  forward = translate(images, nets.gen[source], nets.att.get(source), training)
-  backward = translate(forward["translated"], nets.gen[target], nets.att.get(target), training)
+  forward = translate(images, nets.gen[source], nets.att.get(source))
+  backward = translate(forward["translated"], nets.gen[target], nets.att.get(target))
   return forward, backward
 
 

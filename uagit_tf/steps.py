@@ -24,7 +24,6 @@ import tensorflow as tf
 from uagit_tf import background_prior
 from uagit_tf import config as config_lib
 from uagit_tf import distribute
-from uagit_tf import keeper as keeper_lib
 from uagit_tf import method
 from uagit_tf import precision
 from uagit_tf import saliency as saliency_lib
@@ -45,12 +44,8 @@ class StagePlan:
   """What one stage trains and shows its discriminators (see `TrainStep.plan`)."""
   trained: list[str]  # Networks the generator objective updates.
   fake: str           # What D judges of a fake: "translated" (s') or "generated" (F(s)).
-  masked: str         # How D sees images: "no" (whole), "hard" (mask > tau), times the
-                      # mask as the attention net learns it ("learned"), or that and whole
-                      # in one batch ("learned_and_whole").
+  masked: bool        # D sees only what the hard masks (> tau) select, else whole images.
   disc_norm: bool     # D applies its instance norm.
-  own_levels: bool    # Masks by each image's own `orient` statistics (stage 1), else by
-                      # the attention nets' constants, as at inference.
 
   @property
   def trains_attention(self) -> bool:
@@ -67,29 +62,17 @@ class StagePlan:
       # or the raw F(s) (the paper's equation); the authors' code also drops the
       # discriminators' instance norm there.
       fake = "translated" if cfg.loss.stage2_fake == "composite" else "generated"
-      return cls(trained=generators, fake=fake, masked="hard",
-                 disc_norm=cfg.model.disc_norm_stage2, own_levels=False)
-    # Stage 1: by default D judges two views of each image: times its mask, the attention
-    # nets learning what D sees of their fakes (the background, which may tell the domains
-    # apart, earns nothing there), and whole (an object part left outside the mask is
-    # seen untranslated). The paper shows whole images only (threshold 0). The warm-up
-    # and the plain CycleGAN show whole images. The attention nets train in stage 1.
+      return cls(trained=generators, fake=fake, masked=True,
+                 disc_norm=cfg.model.disc_norm_stage2)
+    # Stage 1: D judges whole images (the paper's threshold 0); the attention nets train,
+    # but not in the warm-up.
     attention_nets = [f"att_{d}" for d in attention_domains] if stage is Stage.ATTENTION else []
-    masked = {"whole": "no", "masked_learned": "learned", "masked_and_whole": "learned_and_whole"}[
-        cfg.loss.stage1_disc_input] if stage is Stage.ATTENTION else "no"
-    return cls(trained=generators + attention_nets, fake="translated", masked=masked,
-               disc_norm=True, own_levels=True)
+    return cls(trained=generators + attention_nets, fake="translated", masked=False,
+               disc_norm=True)
 
   def judge(self, images: tf.Tensor, masks: tf.Tensor, threshold: float) -> tf.Tensor:
-    """What a discriminator sees of images: all of them, times their mask, or where the
-    mask exceeds tau."""
-    if self.masked == "hard":
-      return images * method.hard_mask(masks, threshold)
-    if self.masked == "learned":  # The attention net learns what D may see of its fakes.
-      return images * masks
-    if self.masked == "learned_and_whole":  # Both views, one batch: the losses average them.
-      return tf.concat([images * masks, images], axis=0)
-    return images
+    """What a discriminator sees of images: all of them, or where the mask exceeds tau."""
+    return images * method.hard_mask(masks, threshold) if self.masked else images
 
 
 def learning_rate(name: str, sched: config_lib.ScheduleConfig, lr: float) -> float:
@@ -127,9 +110,6 @@ class TrainStep:
       # float16 only, but always checkpointed so --mixed_precision may change on resume.
       self.loss_scales = {g: precision.LossScale(name=f"loss_scale_{g}")
                           for g in ("gen", "disc")}
-      # Stage 1's best attention nets, for stage 2 (--attention_keep_best).
-      self.keeper = (keeper_lib.AttentionKeeper(self.nets.att, sched.attention_keep_best)
-                     if self.nets.att and sched.attention_keep_best > 0 else None)
       # The masks' targets in stage 1 (--lambda_saliency; training only).
       self.saliency = (saliency_lib.SaliencyPrior(cfg)
                        if self.nets.att and cfg.loss.lambda_saliency > 0 else None)
@@ -141,7 +121,6 @@ class TrainStep:
             **{f"opt_{k}": v for k, v in self.optimizers.items()},
             **{f"pool_{d}": p for d, p in self.pools.items()},
             **{f"loss_scale_{g}": s for g, s in self.loss_scales.items()},
-            **({"attention_keeper": self.keeper} if self.keeper else {}),
             **(self.saliency.checkpointables() if self.saliency else {})}
 
   def set_learning_rate(self, lr: float) -> None:
@@ -183,24 +162,19 @@ class TrainStep:
     `likeness`: a callable giving `method.background_likeness(real)`, computed once
     where several parts of the step use it (default: computed here when needed)."""
     likeness = likeness or functools.cache(functools.partial(method.background_likeness, real))
-    forward, backward = method.cycle(real, self.nets, direction, plan.own_levels)
-    att = self.nets.att.get(direction.source)
+    forward, backward = method.cycle(real, self.nets, direction)
     mask = forward["mask"] if plan.trains_attention else tf.stop_gradient(forward["mask"])
     # The plain CycleGAN's mask is all ones: its cycle keeps the whole image.
     object_weight = (self.cfg.loss.cycle_object_weight if direction.source in self.nets.att
                      else 1.0)
     shown = (background_prior.shown(self.cfg.loss, likeness, forward["mask"],
-                                    plan.masked == "hard") if self.nets.att else 1.0)
-    raw_logits = functools.cache(lambda: att.raw_logits(real)) if att else None
+                                    plan.masked) if self.nets.att else 1.0)
     fake = forward[plan.fake] * shown
     judged = self.judge_input(fake, mask, plan)
     scores = self.nets.disc[direction.target](judged, use_norm=plan.disc_norm)
     return {
         "source": real, "likeness": likeness, "shown": shown, "mask": mask, "fake": fake,
         "judged": judged,
-        # The source's attention net before `orient`, computed if a prior asks for it.
-        "raw_logits": raw_logits, "vote": att.vote if att else None,
-        "raw_mask": functools.cache(lambda: tf.sigmoid(raw_logits())) if att else None,
         "translated": forward["translated"],
         "reconstructed": backward["translated"],
         "adv": method.lsgan_generator_loss(scores),  # Eq. 3
@@ -211,12 +185,11 @@ class TrainStep:
   def replica_step(self, batch_a: tf.Tensor, batch_b: tf.Tensor, stage: Stage) -> dict:
     """One step of `stage` on this replica's share of the global batch.
 
-    0. Stage 1: each attention net's polarity vote and levels take in its domain's batch;
-       the saliency prior gives each image's mask its target, and its classifier learns.
+    0. Stage 1: the saliency prior gives each image's mask its target, and its
+       classifier learns.
     1. Both directions forward and back: s' = A(s)F(s) + (1-A(s))s, s'' likewise (Eq. 1-2).
     2. Generator objective: LSGAN of D_tgt on what it judges + lambda_cyc * cycle L1 (Eq. 5).
-    3. Stage 1: the keeper takes in each net's mask health (--attention_keep_best).
-       Update the networks the stage trains (attention nets in stage 1 only).
+    3. Update the networks the stage trains (attention nets in stage 1 only).
     4. Pool each judged fake with its mask; D_tgt learns its reals against pooled fakes,
        both as the stage shows them (masked at tau in stage 2).
     5. Update the discriminators.
@@ -227,8 +200,6 @@ class TrainStep:
     likeness = {d: functools.cache(functools.partial(method.background_likeness, real[d]))
                 for d in DOMAINS}
     losses = {}
-    if plan.trains_attention:  # Each net's polarity and levels, from its domain's images.
-      losses.update(background_prior.update_statistics(self.nets.att, real, likeness))
     salient = {}  # Each image's saliency, its mask's target; the classifier learns on.
     if plan.trains_attention and self.saliency:
       salient, classifier_loss = self.saliency.step(real)
@@ -255,8 +226,6 @@ class TrainStep:
           losses[f"id_{d.target}"] = identity
           gen_loss += loss_cfg.lambda_id * identity
       losses["gen_total"] = gen_loss
-    if plan.trains_attention and self.keeper:  # Before the update: the masks' weights.
-      losses.update(background_prior.keep(self.keeper, self.nets.att, outs))
     self._apply(tape, gen_loss, plan.trained, "gen")
 
     with tf.GradientTape() as tape:
@@ -265,8 +234,8 @@ class TrainStep:
         tgt = d.target
         fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        att = self.nets.att.get(tgt) if plan.masked != "no" else None
-        real_mask = att(real[tgt], training=plan.own_levels) if att else method.full_mask(real[tgt])
+        att = self.nets.att.get(tgt) if plan.masked else None
+        real_mask = att(real[tgt]) if att else method.full_mask(real[tgt])
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
         # The target's reals are the other direction's sources: their `shown` is at hand.
         shown = next(o["shown"] for e, o in outs.items() if e.source == tgt)

@@ -65,8 +65,8 @@ class Summaries:
 _DEFAULTS = config.flat(config.Config())
 _DEFAULTS_AGAINST_FULL_MASKS = " ".join(
     f"--{name}={_DEFAULTS[name]}"
-    for name in ("stage1_disc_input", "attention_polarity", "attention_refine_radius",
-                 "lambda_mask_background", "disc_hide_background"))
+    for name in ("background_prior", "lambda_mask_background", "lambda_mask_object",
+                 "disc_hide_background"))
 
 
 class MaskHealth:
@@ -112,23 +112,22 @@ class MaskHealth:
               f"{self.patience} summaries): its translation is at most a blend with the "
               "input. Try the defaults --lambda_mask_object="
               f"{_DEFAULTS['lambda_mask_object']} (the pull onto the pixels not coloured "
-              f"like the border), --lambda_mask_ring={_DEFAULTS['lambda_mask_ring']} (the "
-              "border ring held at the background's level) and --lambda_mask_hard="
-              f"{_DEFAULTS['lambda_mask_hard']}, or --attention_warmup_epochs=1 (the "
-              "generators learn first).")
+              "like the border) and --attention_lr_mult="
+              f"{_DEFAULTS['attention_lr_mult']} (masks fast enough to follow it), "
+              "--background_prior=saliency where the border does not show the background, "
+              "or --attention_warmup_epochs=1 (the generators learn first).")
     if kind == "dead":
       return (f"{direction}: the mask has died (mean {mean:.3f} for {self.patience} summaries):"
               " its translation is the input unchanged. Try the default --cycle_object_weight="
               f"{_DEFAULTS['cycle_object_weight']} (the way back need not restore what the "
               "translation removes, e.g. stripes), --attention_warmup_epochs=1 (the generators "
-              "learn first), a smaller --lambda_mask, --lambda_mask_background or "
-              "--lambda_mask_hard (its pull to 0 below tau), or check that "
+              "learn first), a smaller --lambda_mask or --lambda_mask_background, or "
+              "check that "
               "A and B differ.")
     return (f"{direction}: the mask covers everything ({100 * share:.0f}% of pixels above "
             f"tau for {self.patience} summaries): the background is repainted, as a plain "
             f"CycleGAN would. Try the defaults {_DEFAULTS_AGAINST_FULL_MASKS}, "
-            "--stage1_disc_input=masked_learned, --lambda_mask=0.1, or fewer "
-            "--attention_epochs.")
+            "--lambda_mask=0.1, or fewer --attention_epochs.")
 
 
 def preview_batches(sources: dict, image_size: int, n: int = 4) -> dict[str, tf.Tensor]:

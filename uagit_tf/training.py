@@ -29,7 +29,6 @@ from uagit_tf import distribute
 from uagit_tf import summaries
 from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
-from uagit_tf.models.attention import CALIBRATION_IMAGES
 from uagit_tf.steps import Stage, TrainStep
 
 _BAR_LOSSES = ["gen_total", "cyc_a", "cyc_b", "disc_a", "disc_b", "mask_mean_a", "mask_mean_b"]
@@ -105,8 +104,7 @@ class Trainer:
       self.step = distribute.replicated_state(0, tf.int64, name="step")
     self.store = workdir_lib.CheckpointStore(
         workdir, {"step": self.step, **self.task.checkpointables()}, run.keep_checkpoints)
-    restored, lacking = self.store.restore_latest()
-    workdir_lib.missing_levels(self.nets, lacking, self.sources, cfg.data.image_size)
+    restored = self.store.restore_latest()
     self._has_checkpoint = restored is not None  # The same on every worker.
     if restored:
       logging.info("Restored %s (step %d)", restored, self.current_step)
@@ -229,12 +227,6 @@ class Trainer:
     self.task.set_learning_rate(lr)
     logging.info("Epoch %d/%d, stage %d (%s), lr %.3g, steps %d..%d", epoch + 1,
                  self.cfg.schedule.epochs, stage, stage.name.lower(), lr, offset, stop)
-    if stage is Stage.MASKED and self.task.keeper:  # Once, before stage 2's first step.
-      for d, message in self.task.keeper.finish(self.nets.att).items():
-        self.nets.att[d].calibrate(pipeline.first_images(
-            self.sources[d], CALIBRATION_IMAGES, self.cfg.data.image_size))
-        logging.warning("Stage 2: %s", message)
-        log.text(self.current_step, "masks/kept", message)
     # A live bar on a terminal; in a log file, one line per summary step instead.
     live = progress and sys.stdout.isatty()
     bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if live else 0,

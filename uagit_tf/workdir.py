@@ -33,9 +33,6 @@ LOGS = "logs"
 FLAGS_FILE = "flags.txt"
 SCHEDULE_FILE = "schedule.json"
 LOCK_FILE = ".lock"
-# State that checkpoints hold since a later uagit_tf, by name prefix: a checkpoint written
-# before restores without it (`missing_levels` then measures the attention nets' levels).
-ADDED_STATE = ("levels_",)
 
 
 class CheckpointError(RuntimeError):
@@ -225,12 +222,11 @@ def readable_checkpoints(directory: str) -> list[str]:
 
 
 def restore_newest(trackables: dict, directory: str, partial: bool = False,
-                   checkpoint: tf.train.Checkpoint | None = None
-                   ) -> tuple[str | None, list[str]]:
+                   checkpoint: tf.train.Checkpoint | None = None) -> str | None:
   """Restores the newest checkpoint in `directory` that reads, skipping (with a warning)
   any that do not: truncated or missing files. Returns its path, or None if there are
-  none, and the names of the ADDED_STATE it lacked. `checkpoint`: the saving
-  tf.train.Checkpoint of `trackables`, whose save counter is then restored too.
+  none. `checkpoint`: the saving tf.train.Checkpoint of `trackables`, whose save counter
+  is then restored too.
 
   Raises:
     CheckpointError: there are checkpoints, but none of them reads.
@@ -239,7 +235,7 @@ def restore_newest(trackables: dict, directory: str, partial: bool = False,
   skipped = []
   for path in readable_checkpoints(directory):
     try:
-      lacking = _restore(trackables, path, partial, checkpoint)
+      _restore(trackables, path, partial, checkpoint)
     except (tf.errors.OpError, IndexError, OSError) as e:
       reason = (getattr(e, "message", None) or str(e)).splitlines()[0][:200]
       logging.warning("Skipping checkpoint %s, which does not read (%s)", path, reason)
@@ -247,54 +243,26 @@ def restore_newest(trackables: dict, directory: str, partial: bool = False,
       continue
     if skipped:
       logging.warning("Restored %s instead of the newer %s", path, ", ".join(skipped))
-    return path, lacking
+    return path
   if skipped:
     raise CheckpointError(f"None of the checkpoints in {directory} reads: "
                           f"{', '.join(skipped)} (see the warnings above).")
-  return None, []
+  return None
 
 
 def _restore(trackables: dict, path: str, partial: bool,
-             checkpoint: tf.train.Checkpoint | None = None) -> list[str]:
+             checkpoint: tf.train.Checkpoint | None = None) -> None:
   """Restores `trackables` (name -> trackable) from `path`, through `checkpoint` (theirs)
-  if given and the file has all of them; returns the names of the ADDED_STATE that the
-  checkpoint lacks, which keep their values."""
-  keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-  lacking = [name for name in trackables if name.startswith(ADDED_STATE)
-             and not any(key.startswith(name + "/") for key in keys)]
-  if lacking or checkpoint is None:
-    checkpoint = tf.train.Checkpoint(**{k: v for k, v in trackables.items()
-                                        if k not in lacking})
-  status = checkpoint.restore(path)
+  if given."""
+  checkpoint = checkpoint or tf.train.Checkpoint(**trackables)
   try:
+    status = checkpoint.restore(path)
     (status.expect_partial() if partial else status).assert_existing_objects_matched()
-  except AssertionError:
+  except (AssertionError, ValueError) as e:  # Missing objects; a weight of another shape.
+    detail = str(e).splitlines()[0][:200] if isinstance(e, ValueError) else ""
     raise ValueError(f"Checkpoint {path} does not hold what this config describes "
-                     "(another architecture, or a checkpoint from an older uagit_tf).") from None
-  return lacking
-
-
-def missing_levels(nets: Networks, lacking: list[str], sources: dict | None,
-                   image_size: int) -> None:
-  """Measures the `levels` of the attention nets that a checkpoint from before they were
-  kept lacks (`AttentionNet.calibrate`, on the domain's first training images; `sources`
-  None: the training data cannot be read, and the masks keep level 0 and contrast 1,
-  with a warning)."""
-  from uagit_tf.data import pipeline  # Reading data is this function's alone.
-  from uagit_tf.models.attention import CALIBRATION_IMAGES
-  for d, net in nets.att.items():
-    if f"levels_{d}" not in lacking:
-      continue
-    if sources is None:
-      logging.warning(
-          "The checkpoint has no mask levels for the %s attention net (written before "
-          "uagit_tf kept them) and the training data does not load here: its masks come "
-          "out unscaled. Run this where the training data is to measure them.", d.upper())
-      continue
-    net.calibrate(pipeline.first_images(sources[d], CALIBRATION_IMAGES, image_size))
-    logging.info("The checkpoint has no mask levels for the %s attention net (written "
-                 "before uagit_tf kept them): measured on %d training images.", d.upper(),
-                 min(CALIBRATION_IMAGES, sources[d].size))
+                     "(another architecture, or a checkpoint from an older uagit_tf"
+                     f"{': ' + detail if detail else ''}).") from None
 
 
 class CheckpointStore:
@@ -318,7 +286,7 @@ class CheckpointStore:
     """The run's newest checkpoint (the chief's), which every worker resumes from."""
     return tf.train.latest_checkpoint(self.directory)
 
-  def restore_latest(self) -> tuple[str | None, list[str]]:
+  def restore_latest(self) -> str | None:
     """Restores the newest checkpoint that reads, if any (see `restore_newest`)."""
     return restore_newest(self.trackables, self.directory, checkpoint=self.checkpoint)
 
@@ -362,7 +330,7 @@ def restore_networks(workdir: str, checkpoint: str | None = None
   # generator / attention weight must be matched, which the restore checks.
   restorable = nets.checkpointables()
   if checkpoint is None:
-    path, lacking = restore_newest(restorable, checkpoint_dir(workdir), partial=True)
+    path = restore_newest(restorable, checkpoint_dir(workdir), partial=True)
     if path is None:
       raise FileNotFoundError(f"No checkpoint in {checkpoint_dir(workdir)}: train first, "
                               "or pass --checkpoint.")
@@ -371,16 +339,8 @@ def restore_networks(workdir: str, checkpoint: str | None = None
     if not tf.io.gfile.exists(checkpoint + ".index"):
       raise FileNotFoundError(f"Checkpoint {checkpoint!r} not found (no {checkpoint}.index).")
     try:
-      lacking = _restore(restorable, checkpoint, partial=True)
+      _restore(restorable, checkpoint, partial=True)
     except (tf.errors.OpError, IndexError, OSError) as e:
       raise CheckpointError(f"Checkpoint {checkpoint} does not read: "
                             f"{(getattr(e, 'message', None) or str(e)).splitlines()[0]}") from None
-  if lacking:
-    from uagit_tf.data import pipeline
-    try:
-      sources = pipeline.sources(cfg.data, "train", cfg.run.seed)
-    except (ValueError, OSError) as e:
-      logging.warning("The training data does not load: %s", e)
-      sources = None
-    missing_levels(nets, lacking, sources, cfg.data.image_size)
   return cfg, nets

@@ -29,12 +29,9 @@ class Networks:
     out.update({f"disc_{d}": self.disc[d] for d in self.disc})
     return out
 
-  def checkpointables(self) -> dict[str, tf.Module | tf.Variable]:
-    """Name -> the network's weights, explicitly tracked: the layout of checkpoints; and
-    each attention net's `levels` (polarity "border"), under levels_<domain>."""
-    return {**{name: WeightsOf(net) for name, net in self.by_name().items()},
-            **{f"levels_{d}": net.levels for d, net in self.att.items()
-               if net.levels is not None}}
+  def checkpointables(self) -> dict[str, tf.Module]:
+    """Name -> the network's weights, explicitly tracked: the layout of checkpoints."""
+    return {name: WeightsOf(net) for name, net in self.by_name().items()}
 
 
 class WeightsOf(tf.Module):
@@ -64,7 +61,7 @@ def build_networks(cfg: ModelConfig, image_size: int = 64,
   refine = (max(1, round(cfg.attention_refine_radius * image_size))
             if cfg.attention_refine_radius else 0)
   att = ({d: AttentionNet(cfg.attention_width, cfg.attention_decoder_kernel, cfg.residual_relu,
-                          cfg.attention_polarity, refine, cfg.attention_refine_eps,
+                          refine, cfg.attention_refine_eps,
                           name=f"att_{d}") for d in DOMAINS}
          if cfg.attention else {})
   disc = ({d: PatchDiscriminator(cfg.ndf, cfg.disc_layers, cfg.disc_norm_first,

@@ -73,8 +73,7 @@ def whole_image_statistics(compute):
 
 @contextlib.contextmanager
 def shared_norm_statistics(replay: list | None = None):
-  """Records, or replays, the statistics of every InstanceNorm call in the block (and the
-  attention masks' background level, `background_prior.orient`).
+  """Records, or replays, the statistics of every InstanceNorm call in the block.
 
   Without `replay`, each call computes its statistics and appends (mean, variance) to the
   list this yields; with the list of an earlier block, the calls use those instead, in the
