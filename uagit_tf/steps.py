@@ -35,7 +35,7 @@ from uagit_tf.pool import ImagePool
 class Stage(enum.IntEnum):
   """What a step trains and what the discriminators see (docs/method.md)."""
   WARMUP = 0     # Stage 1 with the attention nets held (--attention_warmup_epochs).
-  ATTENTION = 1  # Stage 1: generators, attention nets, discriminators (images times masks).
+  ATTENTION = 1  # Stage 1: generators, attention nets, discriminators (whole images).
   MASKED = 2     # Stage 2: attention frozen; discriminators see images masked at tau.
 
 
