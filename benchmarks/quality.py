@@ -25,6 +25,7 @@ background change <= 3 grey levels and <= 0.25x the baseline's, translation succ
 direction that meets the rest prints pass*, not PASS.
 """
 
+import hashlib
 import itertools
 import json
 import math
@@ -116,6 +117,17 @@ def write_heldout(cells: list[dict]) -> None:
       os.replace(folder + ".partial", folder)
 
 
+def run_folder(cell: dict) -> str:
+  """The cell's run under --workdir: its name, networks, budget and overrides. A run that
+  dies resumes from its folder; one with other settings gets its own, so it never scores
+  another's weights (a sweep of overrides once resumed, and scored, a finished run)."""
+  folder = f"{cell['name']}-{cell['arch']}-{cell['steps']}"
+  if cell.get("overrides"):
+    folder += "-" + hashlib.sha1(json.dumps(cell["overrides"], sort_keys=True).encode()
+                                 ).hexdigest()[:8]
+  return os.path.join(cell["workdir"], folder)
+
+
 def run_cell(cell: dict) -> dict:
   """Trains and evaluates one cell in this process; returns its metrics and CPU time."""
   from uagit_tf import evaluation, training
@@ -123,7 +135,7 @@ def run_cell(cell: dict) -> dict:
   from uagit_tf.domains import DIRECTIONS
   from uagit_tf.translator import Translator
   cfg = cell_config(cell)
-  workdir = os.path.join(cell["workdir"], cell["name"])
+  workdir = run_folder(cell)
   workdir_lib.check_can_continue(cfg, workdir)
   cpu, wall = time.process_time(), time.time()
   trainer = training.Trainer(cfg, workdir, given=frozenset(cell.get("overrides", {})))

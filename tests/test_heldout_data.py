@@ -121,3 +121,22 @@ print(json.dumps([r["bar"] for r in rows]), "pass*:" in text)
   # against the baseline's 10.0 (a2b) and fails against its 2.0 (b2a: 0.5x).
   assert without == '["pass*", "FAIL"] True'
   assert with_baseline == '["-", "-", "PASS", "FAIL", "PASS", "FAIL"] False'
+
+
+def test_quality_runs_with_other_settings_never_share_a_folder(tmp_path):
+  script = f"""
+from benchmarks import quality
+for argv in ([], ["--overrides=lambda_mask_object=10"], ["--overrides=lambda_mask_object=10"],
+             ["--overrides=lambda_mask_object=2"], ["--steps=300"], ["--arch=paper"]):
+  quality.FLAGS.unparse_flags()
+  quality.FLAGS(["quality", "--grid", "--variants=hard", "--mixes=0", "--seeds=0",
+                 "--configs=default", "--nobaseline", "--workdir={tmp_path}", *argv])
+  print(quality.run_folder(quality._cells()[0]))
+"""
+  plain, ten, ten_again, two, short, paper = _in_child(script).splitlines()[-6:]
+  # The same settings find the same folder (a run that died resumes there); any other
+  # override value, budget or architecture another.
+  assert ten == ten_again
+  assert len({plain, ten, two, short, paper}) == 5
+  assert plain == str(tmp_path / "hard-mix0.0-seed0-default-demo-2000")
+  assert all(f.startswith(plain.rsplit("-", 2)[0]) for f in (ten, two, short, paper))
