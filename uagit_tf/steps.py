@@ -234,12 +234,13 @@ class TrainStep:
         tgt = d.target
         fake, fake_mask = self._pooled(tgt, tf.stop_gradient(out["fake"]),
                                        tf.stop_gradient(out["mask"]))
-        att = self.nets.att.get(tgt) if plan.masked else None
-        real_mask = att(real[tgt]) if att else method.full_mask(real[tgt])
         disc = functools.partial(self.nets.disc[tgt], use_norm=plan.disc_norm)
-        # The target's reals are the other direction's sources: their `shown` is at hand.
-        shown = next(o["shown"] for e, o in outs.items() if e.source == tgt)
-        real_scores = disc(self.judge_input(real[tgt] * shown, real_mask, plan))
+        # The target's reals are the other direction's sources: their mask and `shown`
+        # are at hand (the attention nets do not change between the two updates: stage 2
+        # freezes them, and stage 1's D does not look at masks).
+        own = next(o for e, o in outs.items() if e.source == tgt)
+        real_scores = disc(self.judge_input(real[tgt] * own["shown"],
+                                            tf.stop_gradient(own["mask"]), plan))
         fake_scores = disc(self.judge_input(fake, fake_mask, plan))
         loss = method.lsgan_discriminator_loss(real_scores, fake_scores)
         losses[f"disc_{tgt}"] = loss
