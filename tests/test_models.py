@@ -255,6 +255,52 @@ def test_reflection_pad_equals_tf_pad_reflect_with_static_and_dynamic_shapes(pad
   np.testing.assert_allclose(tape.gradient(ours, x), tape.gradient(reference, x), atol=1e-5)
 
 
+@pytest.mark.parametrize("kernel,padding", [(1, "valid"), (3, "same"), (4, "valid"),
+                                            (7, "valid")])
+def test_adjoint_conv_gives_the_convolution_and_its_gradients(kernel, padding):
+  # Fewer output than input channels (the adjoint's weight gradient) and more (the plain).
+  for c_in, c_out in [(6, 2), (3, 5)]:
+    x = tf.random.stateless_normal([2, 11, 9, c_in], [1, kernel])
+    w = tf.random.stateless_normal([kernel, kernel, c_in, c_out], [2, kernel])
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch([x, w])
+      want = tf.nn.conv2d(x, w, 1, padding.upper())
+      got = layers.adjoint_conv(x, w, padding)
+      # A loss whose gradient differs at every output pixel.
+      losses = [tf.reduce_sum(y * tf.sin(y)) for y in (want, got)]
+    assert got.shape == want.shape
+    pairs = [(got, want), *zip(tape.gradient(losses[1], [x, w]),
+                               tape.gradient(losses[0], [x, w]))]
+    for ours, reference in pairs:
+      scale = np.abs(reference).max()
+      np.testing.assert_allclose(ours / scale, reference / scale, atol=2e-5)
+
+
+def test_adjoint_forward_takes_the_stride_one_convolutions_with_no_more_outputs():
+  x = tf.random.stateless_normal([1, 12, 12, 6], [3, 4])
+  convs = {"fewer outputs": layers.conv(2, 4), "as many, same": layers.conv(6, 3, padding="same"),
+           "more outputs": layers.conv(8, 3), "stride 2": layers.conv(2, 3, strides=2),
+           "even kernel, same": layers.conv(2, 4, padding="same")}
+
+  def op_types(conv):
+    graph = tf.function(conv).get_concrete_function(tf.TensorSpec(x.shape)).graph
+    return {op.type for op in graph.get_operations()}
+
+  for name, conv in convs.items():
+    plain, plain_ops = conv(x), op_types(conv)
+    with layers.adjoint_forward():
+      adjoint, adjoint_ops = conv(x), op_types(conv)
+    assert "Conv2D" in plain_ops and "Conv2DBackpropInput" not in plain_ops, name
+    if name in ("fewer outputs", "as many, same"):
+      assert "Conv2D" not in adjoint_ops and "Conv2DBackpropInput" in adjoint_ops, name
+    else:
+      assert adjoint_ops == plain_ops, name
+    np.testing.assert_allclose(adjoint, plain, atol=1e-5, err_msg=name)
+  assert not layers._adjoint["on"]  # The block restores the switch.
+  with pytest.raises(ValueError, match=r"'same' with an odd kernel; got 'same' with a 4x4"):
+    layers.adjoint_conv(x, tf.zeros([4, 4, 6, 2]), "same")
+
+
 def test_reflection_pad_rejects_sides_too_short_to_mirror():
   with pytest.raises(ValueError, match=r"reflection padding by 3 needs sides longer than 3"):
     layers.ReflectionPad2D(3)(tf.zeros([1, 3, 8, 1]))

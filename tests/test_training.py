@@ -67,6 +67,35 @@ def test_two_steps_of_each_stage_update_the_right_networks():
   assert moved == {"gen_a2b", "gen_b2a", "disc_a", "disc_b"}
 
 
+def test_adjoint_convolutions_train_as_the_plain_ones():
+  # Where oneDNN lacks AVX-512 the traced step computes convolutions by their adjoints
+  # (layers.adjoint_conv, whose gradients test_models checks); forced on and off here,
+  # from the same weights: the same losses in both stages, the second step's after an
+  # update by the first's gradients. (Weights are not compared: Adam's first steps are
+  # lr * sign(gradient), which float32 rounding flips where a gradient is near 0, e.g.
+  # the biases before an instance norm.)
+  cfg, results = tiny(), []
+  data = batches(cfg, 2)
+  start = weights(TrainStep(cfg).nets)
+  for adjoint in (False, True):
+    step = TrainStep(cfg)
+    for name, net in step.nets.by_name().items():
+      net.set_weights([start[f"{name}/{i}"] for i in range(len(net.weights))])
+    step.adjoint_convolutions = adjoint
+    losses = [{k: float(v) for k, v in step.run(a, b, stage).items()}
+              for stage in (Stage.ATTENTION, Stage.MASKED) for a, b in data]
+    graph = step.function(Stage.ATTENTION).get_concrete_function(*data[0]).graph
+    forward_convs = sum(op.type == "Conv2D" for op in graph.get_operations())
+    results.append((losses, forward_convs))
+  (plain, plain_convs), (adjoint, adjoint_convs) = results
+  # Only the stride-2 convolutions and those with more outputs than inputs stay plain.
+  assert 0 < adjoint_convs < plain_convs
+  for ours, reference in zip(adjoint, plain):
+    assert ours.keys() == reference.keys()
+    for k in reference:
+      assert ours[k] == pytest.approx(reference[k], rel=1e-3, abs=1e-5), k
+
+
 def test_stage_two_discriminators_see_nothing_where_the_mask_is_below_tau():
   a, b = batches(tiny(), 1)[0]
   # Untrained masks sit near 0.5: put tau at their median so both sides are exercised.
