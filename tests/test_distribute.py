@@ -14,11 +14,13 @@ import tensorflow as tf
 from tests.conftest import tiny
 from tests.helpers import ENV, start, weights
 from uagit_tf import config
+from uagit_tf import cpu
 from uagit_tf import distribute
+from uagit_tf import saliency
 from uagit_tf import training
 from uagit_tf import workdir as workdir_lib
 from uagit_tf.data import pipeline
-from uagit_tf.steps import Stage, TrainStep
+from uagit_tf.steps import Stage, TrainStep, learning_rate
 
 def run_helper(*args, env=None):
   return start("tests.distributed_run", *args, env={**ENV, **(env or {})},
@@ -52,7 +54,12 @@ def weights_of(results, prefix):
 
 def test_mirrored_on_two_devices_matches_one_device_at_the_same_global_batch(tmp_path):
   out = str(tmp_path / "mirrored.npz")
-  finish(run_helper("mirrored", out))  # The kernels users get (oneDNN on x86).
+  # The kernels users get (oneDNN on x86), but where oneDNN lacks AVX-512: there its
+  # rounding depends on the batch's shape enough that 3 steps apart the losses differed by
+  # 1.4e-4 relative and the pooled fakes by 3e-4 (a Zen 1 EPYC, the code before and after
+  # the adjoint convolutions alike; thirty-fourth session), so TensorFlow's own kernels.
+  env = {} if cpu.onednn_has_avx512() else {"TF_ENABLE_ONEDNN_OPTS": "0"}
+  finish(run_helper("mirrored", out, env=env))
   r = dict(np.load(out))
   single, mirrored = weights_of(r, "single:"), weights_of(r, "mirrored:")
   assert single.keys() == mirrored.keys() and len(single) > 50
@@ -62,12 +69,23 @@ def test_mirrored_on_two_devices_matches_one_device_at_the_same_global_batch(tmp
   # can flip on weights whose gradient is ~0. Measured after 3 steps: 0.016% of the
   # weights more than 1e-5 apart on an AVX-512 EPYC (max 2.0e-4), 4.6% on an AVX2-only one
   # (twenty-third session). A lost replica's gradient or a wrong loss scale moves most
-  # weights by whole Adam steps (1e-4 each) and the losses far beyond 1e-4.
+  # weights by whole Adam steps and the losses far beyond 1e-4.
   assert np.mean(diff > 1e-5) < 0.1, np.mean(diff > 1e-5)
-  assert diff.max() <= 2 * 3 * 1e-4 + 1e-6
+  # At most every one of the 3 steps flipped: 2 * 3 steps of each network's own rate (the
+  # attention nets' and the saliency classifier's are multiples of the others').
+  cfg = tiny(batch_size=2, lambda_saliency=5.0)  # distributed_run's.
+  for k in single:
+    net = k.split("/")[0]
+    lr = (saliency.CLASSIFIER_LR_MULT * cfg.schedule.lr if net == "saliency"
+          else learning_rate(net, cfg.schedule, cfg.schedule.lr))
+    assert np.abs(single[k] - mirrored[k]).max() <= 2 * 3 * lr + 1e-6, k
   losses = sorted(k.split(":", 1)[1] for k in r if k.startswith("single:loss:"))
+  # The masks' shares above a threshold count pixels: a rounding difference may move
+  # one across it (1 / 2048 of the batch, seen on a Zen 1 EPYC). Two pixels' worth.
+  pixel = 1 / (cfg.data.batch_size * cfg.data.image_size**2)
   for k in losses:
-    np.testing.assert_allclose(r[f"mirrored:{k}"], r[f"single:{k}"], rtol=1e-4, err_msg=k)
+    np.testing.assert_allclose(r[f"mirrored:{k}"], r[f"single:{k}"], rtol=1e-4,
+                               atol=2 * pixel if "_above_" in k else 0, err_msg=k)
   # The pool saw the same global batch, in the same order, with the same draws.
   np.testing.assert_allclose(r["mirrored:pool"], r["single:pool"], atol=1e-4)
   assert "global batch and must be a multiple of the 2 replicas" in str(r["odd_batch_error"])
