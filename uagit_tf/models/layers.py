@@ -25,10 +25,10 @@ def conv(filters: int, kernel: int, strides: int = 1, padding: str = "valid",
 # forward pass of an NHWC float32 convolution on im2col and a matrix product
 # (`x64:gemm:jit`) but its input gradient on brgemm kernels: on a Zen 1 EPYC the
 # generators' last 7x7 convolution (32 -> 3 channels, 128 px) took 66 ms forward and 15
-# ms as an input gradient, the discriminators' 4x4 head 26 ms against 3
-# (docs/experiments.md, thirty-fourth session). A stride-1 convolution is the input
-# gradient of its adjoint (the kernel flipped, its channels swapped), so the step can
-# take the fast kernel for the same sums; its own gradients stay the usual ops.
+# ms as an input gradient (docs/experiments.md, thirty-fourth session). A stride-1
+# convolution is the input gradient of its adjoint (the kernel flipped, its channels
+# swapped), so the step can take the fast kernel for the same sums; its input gradient
+# stays the usual op, and so does its weight gradient unless it has fewer outputs.
 
 _adjoint = {"on": False}
 
@@ -37,9 +37,9 @@ _adjoint = {"on": False}
 def adjoint_forward(enabled: bool = True):
   """In the block, `Conv2D` layers traced or called compute each stride-1 float32
   convolution with no more output than input channels ("valid", or "same" with an odd
-  kernel) by `adjoint_conv` (the same
-  numbers to float32 rounding). Read when a graph is traced: wrap the traced function's
-  body, not its calls. `TrainStep` enables it where `adjoint_pays()`."""
+  kernel) by `adjoint_conv` (the same numbers to float32 rounding). Read when a graph is
+  traced: wrap the traced function's body, not its calls. `TrainStep` enables it where
+  `adjoint_pays()`."""
   before = _adjoint["on"]
   _adjoint["on"] = enabled
   try:
@@ -112,8 +112,8 @@ class Conv2D(keras.layers.Conv2D):
     if (_adjoint["on"] and self.strides == (1, 1) and self.dilation_rate == (1, 1)
         and self.groups == 1 and self.data_format == "channels_last"
         and inputs.dtype == tf.float32 and kernel.shape[3] <= kernel.shape[2]
-        # An even kernel's "same" pads unevenly: its adjoint would need a pad op, which
-        # trips grappler's remapper before a LeakyReLU (the discriminators' head).
+        # An even kernel's "same" pads unevenly: its adjoint would need a pad op first
+        # (the discriminators' 4x4 head, which gained under 0.5 ms).
         and (self.padding == "valid" or all(k % 2 for k in self.kernel_size))):
       return adjoint_conv(inputs, kernel, self.padding)
     return super().convolution_op(inputs, kernel)
