@@ -39,9 +39,8 @@ def describe() -> str:
       f.startswith("amx") for f in flags) else "")) if "avx512f" in flags else (
           "AVX2" if "avx2" in flags else "no AVX2")
   cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
-  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
   return (f"{model}, {os.cpu_count()} cores, {isa}, TensorFlow's oneDNN kernels "
-          + ("on" if _pywrap_util_port.IsMklEnabled() else "off")
+          + ("on" if cpu.onednn_on() else "off")
           + (f", oneDNN capped at {cap} (ONEDNN_MAX_CPU_ISA)" if cap else ""))
 
 

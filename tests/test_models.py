@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from uagit_tf import config
 from uagit_tf import method
+from uagit_tf.models import adjoint
 from uagit_tf.models import build_networks
 from uagit_tf.models import layers
 from uagit_tf.method import _jittered_samples, background_likeness
@@ -265,7 +266,7 @@ def test_adjoint_conv_gives_the_convolution_and_its_gradients(kernel, padding):
     with tf.GradientTape(persistent=True) as tape:
       tape.watch([x, w])
       want = tf.nn.conv2d(x, w, 1, padding.upper())
-      got = layers.adjoint_conv(x, w, padding)
+      got = adjoint.conv(x, w, padding)
       # A loss whose gradient differs at every output pixel.
       losses = [tf.reduce_sum(y * tf.sin(y)) for y in (want, got)]
     assert got.shape == want.shape
@@ -288,17 +289,17 @@ def test_adjoint_forward_takes_the_stride_one_convolutions_with_no_more_outputs(
 
   for name, conv in convs.items():
     plain, plain_ops = conv(x), op_types(conv)
-    with layers.adjoint_forward():
-      adjoint, adjoint_ops = conv(x), op_types(conv)
+    with adjoint.forward():
+      by_adjoint, adjoint_ops = conv(x), op_types(conv)
     assert "Conv2D" in plain_ops and "Conv2DBackpropInput" not in plain_ops, name
     if name in ("fewer outputs", "as many, same"):
       assert "Conv2D" not in adjoint_ops and "Conv2DBackpropInput" in adjoint_ops, name
     else:
       assert adjoint_ops == plain_ops, name
-    np.testing.assert_allclose(adjoint, plain, atol=1e-5, err_msg=name)
-  assert not layers._adjoint["on"]  # The block restores the switch.
+    np.testing.assert_allclose(by_adjoint, plain, atol=1e-5, err_msg=name)
+  assert not adjoint._switch["on"]  # The block restores the switch.
   with pytest.raises(ValueError, match=r"'same' with an odd kernel; got 'same' with a 4x4"):
-    layers.adjoint_conv(x, tf.zeros([4, 4, 6, 2]), "same")
+    adjoint.conv(x, tf.zeros([4, 4, 6, 2]), "same")
 
 
 def test_reflection_pad_rejects_sides_too_short_to_mirror():

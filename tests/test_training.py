@@ -69,7 +69,7 @@ def test_two_steps_of_each_stage_update_the_right_networks():
 
 def test_adjoint_convolutions_train_as_the_plain_ones():
   # Where oneDNN lacks AVX-512 the traced step computes convolutions by their adjoints
-  # (layers.adjoint_conv, whose gradients test_models checks); forced on and off here,
+  # (adjoint.conv, whose gradients test_models checks); forced on and off here,
   # from the same weights: the same losses in both stages, the second step's after an
   # update by the first's gradients. (Weights are not compared: Adam's first steps are
   # lr * sign(gradient), which float32 rounding flips where a gradient is near 0, e.g.

@@ -20,6 +20,16 @@ def info() -> tuple[str, set[str]]:
   return model, set(fields.get("flags", "").split())
 
 
+def onednn_on() -> bool | None:
+  """Whether TensorFlow, once loaded, runs its oneDNN kernels (TF_ENABLE_ONEDNN_OPTS as it
+  read the variable at import); None where this TensorFlow cannot tell."""
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def onednn_has_avx512() -> bool:
   """Whether oneDNN may use AVX-512 here: the CPU has it and ONEDNN_MAX_CPU_ISA (AVX2,
   AVX2_VNNI, ...: its names without AVX-512 start otherwise) does not hold it back."""

@@ -23,6 +23,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from uagit_tf import cpu
 from uagit_tf.config import STRATEGIES
 
 
@@ -120,11 +121,7 @@ def onednn_warning() -> str | None:
   """
   if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "1":
     return None
-  try:
-    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
-  except ImportError:  # Not in this TensorFlow: nothing to tell.
-    return None
-  if _pywrap_util_port.IsMklEnabled():
+  if cpu.onednn_on() is not False:  # On, or this TensorFlow cannot tell.
     return None
   return ("TensorFlow's oneDNN kernels are off: TensorFlow was imported before uagit_tf, "
           "so TF_ENABLE_ONEDNN_OPTS=1 came too late. Import uagit_tf first, or set the "

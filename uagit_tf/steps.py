@@ -29,7 +29,7 @@ from uagit_tf import precision
 from uagit_tf import saliency as saliency_lib
 from uagit_tf.domains import DIRECTIONS, DOMAINS, Direction
 from uagit_tf.models import build_networks
-from uagit_tf.models import layers
+from uagit_tf.models import adjoint
 from uagit_tf.pool import ImagePool
 
 
@@ -116,14 +116,8 @@ class TrainStep:
                        if self.nets.att and cfg.loss.lambda_saliency > 0 else None)
     self._traced = {}
     # Where oneDNN lacks AVX-512, the traced step computes stride-1 convolutions by their
-    # adjoints' faster kernels (layers.adjoint_conv). Grappler's remapper then fails on
-    # the stage-2 graph (it logs "remapper failed: ... Mutation::Apply error" at the
-    # discriminators' conv + bias + LeakyReLU, and runs that graph unfused): it is off
-    # for the process there, which cost stage 1 at most 3.5% on a Zen 1 EPYC
-    # (docs/experiments.md, thirty-fourth session).
-    self.adjoint_convolutions = layers.adjoint_pays()
-    if self.adjoint_convolutions:
-      tf.config.optimizer.set_experimental_options({"remapping": False})
+    # adjoints' faster kernels (uagit_tf/models/adjoint.py).
+    self.adjoint_convolutions = adjoint.use_in_training()
 
   def checkpointables(self) -> dict[str, tf.Module]:
     """Name -> trackable: the layout of checkpoints (networks, optimizers, pools)."""
@@ -151,9 +145,8 @@ class TrainStep:
     return self._traced[stage]
 
   def _global_step(self, batch_a, batch_b, stage: Stage) -> dict:
-    # Traced here: where oneDNN lacks AVX-512 the convolutions' forward passes take the
-    # faster kernel of their adjoint (layers.adjoint_conv; the same sums).
-    with layers.adjoint_forward(self.adjoint_convolutions):
+    # Read as the step is traced: the same sums by the adjoints' kernels where they pay.
+    with adjoint.forward(self.adjoint_convolutions):
       per_replica = self.strategy.run(self.replica_step, args=(batch_a, batch_b),
                                       kwargs={"stage": stage})
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
