@@ -134,11 +134,11 @@ def run_cell(cell: dict) -> dict:
   from uagit_tf import workdir as workdir_lib
   from uagit_tf.domains import DIRECTIONS
   from uagit_tf.translator import Translator
-  cfg = cell_config(cell)
-  workdir = run_folder(cell)
+  workdir, given = run_folder(cell), frozenset(cell.get("overrides", {}))
+  cfg = workdir_lib.continued(cell_config(cell), workdir, given)  # A resumed cell's prior.
   workdir_lib.check_can_continue(cfg, workdir)
   cpu, wall = time.process_time(), time.time()
-  trainer = training.Trainer(cfg, workdir, given=frozenset(cell.get("overrides", {})))
+  trainer = training.Trainer(cfg, workdir, given=given)
   cfg = trainer.cfg  # As trained: --background_prior decided (trainers.train does the same).
   workdir_lib.write_config(cfg, workdir)
   trainer.fit(progress=False)

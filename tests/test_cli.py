@@ -65,6 +65,27 @@ def test_train_resume_and_translate(tmp_path):
   assert 0 < m.mean() < 255
 
 
+def test_a_run_where_auto_chose_the_saliency_prior_resumes_with_the_same_command(tmp_path):
+  # Frame-filling animals: auto trains the saliency prior, whose fields (the paper's 1x1
+  # attention decoder, no guided filter) differ from the defaults the command line gives.
+  # The resumed run keeps the recorded choice, not the defaults (an error before).
+  workdir = str(tmp_path / "fill")
+  flags = [f"--workdir={workdir}", "--preset=tiny", "--synthetic_variant=fill",
+           "--steps_per_epoch=1", "--attention_epochs=1", "--decay_epoch=1"]
+  first = run("trainers.train", *flags, "--epochs=1")
+  assert "--background_prior=auto chose saliency" in first.stderr
+  resumed = run("trainers.train", *flags, "--epochs=2")
+  assert latest_step(workdir) == 2
+  assert "records the choice 'saliency'; the resumed run keeps it" in resumed.stderr
+  assert "auto chose" not in resumed.stderr  # Not measured again.
+  saved = json.load(open(os.path.join(workdir, "config.json")))
+  assert saved["loss"]["background_prior"] == "saliency"
+  assert saved["model"]["attention_decoder_kernel"] == 1
+  # An explicit choice that disagrees with the workdir's architecture is still refused.
+  bad = run("trainers.train", *flags, "--epochs=3", "--background_prior=on", check=False)
+  assert bad.returncode and "attention_decoder_kernel: workdir has 1, flags give 3" in bad.stderr
+
+
 def test_architecture_flags_that_disagree_with_the_workdir_fail(trained_workdir, tmp_path):
   workdir = shutil.copytree(trained_workdir, tmp_path / "wd")  # Training takes its lock.
   proc = run("trainers.train", f"--workdir={workdir}", "--ngf=16", check=False)

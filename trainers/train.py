@@ -64,12 +64,14 @@ def given_flags() -> dict:
 def main(argv):
   del argv
   try:
-    cfg = config_from_flags()
+    given = frozenset(given_flags())
     with workdir_lib.lock(FLAGS.workdir):
+      # A resumed run keeps the --background_prior that auto chose for it.
+      cfg = workdir_lib.continued(config_from_flags(), FLAGS.workdir, given)
       if distribute.is_chief():  # Other workers of a multi_worker run only read the workdir.
         workdir_lib.check_can_continue(cfg, FLAGS.workdir)
       trainer = training.Trainer(cfg, FLAGS.workdir,  # Loads the data: may fail, writes nothing.
-                                 given=frozenset(given_flags()))
+                                 given=given)
       if distribute.is_chief():  # As trained: --background_prior decided.
         workdir_lib.write_config(trainer.cfg, FLAGS.workdir)
       logging.info("Training %d epochs x %d steps into %s", cfg.schedule.epochs,

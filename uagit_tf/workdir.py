@@ -150,10 +150,29 @@ def check_writable(workdir: str) -> None:
     raise ValueError(f"Cannot write to --workdir={workdir!r}: {e.strerror}") from None
 
 
-def check_can_continue(cfg: config_lib.Config, workdir: str) -> None:
-  """Raises ValueError if `cfg` cannot continue what `workdir` holds (or it is unwritable)."""
+def continued(cfg: config_lib.Config, workdir: str,
+              given: frozenset[str] = frozenset()) -> config_lib.Config:
+  """`cfg` as a run continuing `workdir` trains it: --background_prior=auto takes the choice
+  the workdir's config.json records, so a resumed run keeps it (as translate and export
+  do) and does not measure the data again; `given` (the fields the user set) keep their
+  values. A new workdir, or an explicit choice, leaves `cfg` as it is."""
+  if cfg.loss.background_prior != "auto" or not os.path.isfile(
+      os.path.join(workdir, config_lib.CONFIG_FILE)):
+    return cfg
+  recorded = config_lib.load(workdir).loss.background_prior
+  if recorded == "auto":  # Written before training decided it: decide as a new run.
+    return cfg
+  logging.info("--background_prior=auto: %s records the choice %r; the resumed run keeps it.",
+               workdir, recorded)
+  return config_lib.apply_background_prior(cfg, recorded, given)
+
+
+def check_can_continue(cfg: config_lib.Config, workdir: str,
+                       given: frozenset[str] = frozenset()) -> None:
+  """Raises ValueError if `cfg` cannot continue what `workdir` holds (or it is unwritable);
+  with --background_prior=auto, as `continued` would train it."""
   if os.path.isfile(os.path.join(workdir, config_lib.CONFIG_FILE)):
-    config_lib.check_resumable(config_lib.load(workdir), cfg)
+    config_lib.check_resumable(config_lib.load(workdir), continued(cfg, workdir, given))
   check_writable(workdir)
 
 
