@@ -25,6 +25,25 @@ def test_balanced_l1_is_the_background_covered_plus_the_object_left_out():
   assert float(saliency.balanced_l1(tf.constant(half), t)) == pytest.approx(8 / 17)
 
 
+def test_each_score_is_moved_onto_its_patch_centre():
+  # An impulse through the classifier with every weight positive: the scores around it
+  # are symmetric about their patches' centre, which `centred` puts on the impulse (the
+  # classifier's two 4x4 "same" convolutions alone put it a pixel up and left).
+  prior = saliency.SaliencyPrior(tiny(background_prior="saliency"))
+  for w in prior.classifier.weights:
+    w.assign(tf.ones_like(w) if len(w.shape) == 4 else tf.zeros_like(w))
+  image = np.zeros([1, 32, 32, 3], np.float32)
+  image[0, 12, 20] = 1.0
+  scores = prior.logits(tf.constant(image))
+
+  def centre(s):
+    s = s.numpy()[0, ..., 0]
+    return [float((s.sum(axis=1 - a) * np.arange(32)).sum() / s.sum()) for a in (0, 1)]
+
+  assert centre(scores) == pytest.approx([11.0, 19.0])
+  assert centre(saliency.centred(scores)) == pytest.approx([12.0, 20.0])
+
+
 def _scenes(rng, n, object_colour, background="shared"):
   """n 32 px images: a textured grey background (both domains' kind, or green where
   `background` is "own") with a 10 px square of `object_colour` anywhere, often cut by
